@@ -1,0 +1,28 @@
+# `make run` and `make test` set up .venv on first use; later calls install nothing.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test test-slow lint clean
+
+run: $(INSTALLED)
+	$(PY) train.py
+
+test: $(INSTALLED)
+	$(PY) -m pytest -q
+
+test-slow: $(INSTALLED)
+	$(PY) -m pytest -q -m slow
+
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+
+# Reinstalled only when pyproject.toml changes.
+$(INSTALLED): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) build *.egg-info

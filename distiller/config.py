@@ -1,0 +1,34 @@
+"""Every default of a run in one place; the config is written next to each saved model and result."""
+
+import dataclasses
+import json
+from pathlib import Path
+
+STAGES = ("teacher", "students", "class3")  # the stages of train.py, in the order they run
+
+
+@dataclasses.dataclass
+class Config:
+    data_dir: str | None = None  # MNIST cache; None: $DISTILLER_DATA_DIR or ~/.cache/distiller/mnist
+    out_dir: str = "saved_models"  # where models, results.json and the report go
+    val_size: int = 5000  # training images held out for every choice (epochs, lambda, T, bias)
+    seed: int = 0  # seeds the split, the initial weights and the shuffling
+    seeds: int = 1  # Student and Student2.0 are trained once per seed: seed, seed+1, ...
+    epochs: int = 20  # the same for every model; the cosine schedule spans them all
+    batch_size: int = 128
+    learning_rate: float = 1e-3  # Adam's peak rate, decayed to 0 by a cosine over all steps
+    temperature: float = 20.0  # T of the soft targets (the paper's MNIST value)
+    lambda_: float = 1.0  # weight of the T^2-scaled soft-target term
+    train_size: int | None = None  # use only this many training images (--quick, smoke tests)
+    bias_step: float = 0.25  # class-3 experiment: the grid of bias shifts b = 0, step, ..., bias_max
+    bias_max: float = 10.0
+    bias_tolerance: int | None = None  # None: b minimising validation errors; k: largest b adding <= k errors on other classes
+    retrain: bool = False  # retrain models even when a saved one exists
+
+    def save(self, path):
+        Path(path).write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
+
+
+def quick(config):
+    """A smoke-test variant: a few thousand images and two epochs."""
+    return dataclasses.replace(config, train_size=3000, val_size=1000, epochs=2)

@@ -1,0 +1,109 @@
+"""A keras.Model that trains a student from a frozen teacher with Hinton et al.'s objective.
+
+    distiller = Distiller(student, teacher)
+    distiller.compile(keras.optimizers.Adam(), metrics=["accuracy"], temperature=20.0, lambda_=1.0)
+    distiller.fit(x, y)                                          # runs the teacher at every step
+    distiller.fit({"pixels": x, "teacher_logits": v}, y)         # or reuses precomputed logits
+
+`loss = student_loss + lambda_ * distillation_loss`, where student_loss is the hard-label CE and
+distillation_loss is T^2 * CE(softmax(v/T), softmax(z/T)). Gradients come from autodiff.
+"""
+
+import keras
+import tensorflow as tf
+
+from distiller.losses import check_hyperparameters, hard_target_loss, soft_target_loss
+
+
+@keras.saving.register_keras_serializable(package="distiller")
+class Distiller(keras.Model):
+    def __init__(self, student, teacher=None, **kwargs):
+        super().__init__(**kwargs)
+        self.student = student
+        self.teacher = teacher
+        if teacher is not None:
+            teacher.trainable = False  # its weights never reach the optimizer
+        self.temperature, self.lambda_ = 1.0, 0.0
+        # "loss" here shadows the tracker that compile() creates, which this class never updates.
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
+        self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
+
+    def compile(self, optimizer="adam", metrics=None, temperature=20.0, lambda_=1.0, loss=None, **kwargs):
+        if loss is not None:
+            raise ValueError(f"a Distiller computes its own loss; got loss={loss!r}")
+        check_hyperparameters(temperature, lambda_)
+        super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
+        self.temperature, self.lambda_ = float(temperature), float(lambda_)
+
+    def call(self, inputs, training=False):
+        pixels = inputs["pixels"] if isinstance(inputs, dict) else inputs
+        return self.student(pixels, training=training)
+
+    def teacher_logits(self, inputs):
+        """Precomputed logits when given (exact: the data has no augmentation), else the teacher's."""
+        if isinstance(inputs, dict):
+            return inputs["pixels"], inputs["teacher_logits"]
+        if self.teacher is None:
+            raise ValueError("this Distiller has no teacher: pass {'pixels': x, 'teacher_logits': v} as x")
+        return inputs, self.teacher(inputs, training=False)
+
+    def compute_losses(self, labels, student_logits, teacher_logits):
+        student_loss = tf.reduce_mean(hard_target_loss(labels, student_logits))
+        distillation_loss = self.temperature**2 * tf.reduce_mean(
+            soft_target_loss(teacher_logits, student_logits, self.temperature)
+        )
+        return student_loss + self.lambda_ * distillation_loss, student_loss, distillation_loss
+
+    def train_step(self, data):
+        inputs, labels = unpack(data)
+        pixels, teacher_logits = self.teacher_logits(inputs)
+        with tf.GradientTape() as tape:
+            student_logits = self(pixels, training=True)
+            losses = self.compute_losses(labels, student_logits, tf.stop_gradient(teacher_logits))
+        variables = self.student.trainable_variables
+        self.optimizer.apply(tape.gradient(losses[0], variables), variables)
+        return self.update_metrics(labels, student_logits, losses)
+
+    def test_step(self, data):
+        inputs, labels = unpack(data)
+        pixels, teacher_logits = self.teacher_logits(inputs)
+        student_logits = self(pixels, training=False)
+        return self.update_metrics(labels, student_logits, self.compute_losses(labels, student_logits, teacher_logits))
+
+    def update_metrics(self, labels, student_logits, losses):
+        for tracker, value in zip((self.loss_tracker, self.student_loss_tracker, self.distillation_loss_tracker), losses):
+            tracker.update_state(value)
+        return self.compute_metrics(None, labels, student_logits)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "student": keras.saving.serialize_keras_object(self.student),
+            "teacher": keras.saving.serialize_keras_object(self.teacher) if self.teacher is not None else None,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        student = keras.saving.deserialize_keras_object(config.pop("student"))
+        teacher = config.pop("teacher")
+        teacher = keras.saving.deserialize_keras_object(teacher) if teacher is not None else None
+        return cls(student, teacher, **config)
+
+    def get_compile_config(self):
+        config = super().get_compile_config()
+        return {**config, "temperature": self.temperature, "lambda_": self.lambda_} if config else {}
+
+    def compile_from_config(self, config):
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+
+def unpack(data):
+    inputs, labels, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+    if sample_weight is not None:
+        raise ValueError("Distiller does not support sample_weight")
+    return inputs, labels

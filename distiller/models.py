@@ -1,0 +1,48 @@
+"""The paper's MNIST nets: ReLU MLPs whose last layer, named `logits`, has no softmax."""
+
+from pathlib import Path
+
+import keras
+
+from distiller.errors import DistillerError
+
+TEACHER_UNITS = (1200, 1200)
+STUDENT_UNITS = (600, 600)
+NUM_CLASSES = 10
+INPUT_DIM = 784
+
+
+def mlp(hidden_units, name):
+    """784 -> hidden (ReLU) ... -> 10 logits. No dropout, no weight decay.
+
+    Initial weights follow keras.utils.set_random_seed, which the callers set per run.
+    """
+    layers = [keras.Input((INPUT_DIM,), name="pixels")]
+    layers += [keras.layers.Dense(units, "relu", name=f"hidden{i + 1}") for i, units in enumerate(hidden_units)]
+    layers.append(keras.layers.Dense(NUM_CLASSES, name="logits"))
+    return keras.Sequential(layers, name=name)
+
+
+def teacher():
+    return mlp(TEACHER_UNITS, "teacher")
+
+
+def student():
+    return mlp(STUDENT_UNITS, "student")
+
+
+def load(path, name="model"):
+    """A saved Keras classifier of 784 pixels -> 10 logits, or one clear DistillerError."""
+    path = Path(path)
+    if not path.is_file():
+        raise DistillerError(f"no saved {name} at {path}: run `python train.py` (or `make run`) first")
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as e:  # noqa: BLE001 -- keras raises many types for a bad file
+        raise DistillerError(f"cannot load the {name} from {path}: {type(e).__name__}: {e}") from None
+    shape_in, shape_out = tuple(model.input_shape), tuple(model.output_shape)
+    if shape_in != (None, INPUT_DIM) or shape_out != (None, NUM_CLASSES):
+        raise DistillerError(
+            f"the {name} at {path} maps {shape_in} -> {shape_out}; expected (None, 784) -> (None, 10)"
+        )
+    return model

@@ -1,0 +1,118 @@
+"""results.json -> results.md (tables in the paper's form) and PNG plots, in the output directory.
+
+Each stage rewrites its own section of results.json with its date, machine and config, so
+every number in the report can be traced to the settings that produced it.
+"""
+
+import dataclasses
+import datetime
+import json
+import os
+import platform
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on servers or in CI
+import matplotlib.pyplot as plt
+
+COMMAND = "make run  (python train.py)"
+
+
+def machine():
+    import keras
+    import tensorflow as tf
+
+    return f"{os.cpu_count()} CPU cores ({platform.machine()}), TensorFlow {tf.__version__}, Keras {keras.__version__}"
+
+
+def update(out, section, config, result):
+    path = out / "results.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results[section] = {
+        "date": datetime.date.today().isoformat(),
+        "machine": machine(),
+        "config": dataclasses.asdict(config),
+        "result": result,
+    }
+    path.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def write(out):
+    """Render results.json to results.md and the plots; return the Markdown."""
+    results = json.loads((out / "results.json").read_text())
+    text = render(results)
+    (out / "results.md").write_text(text)
+    if "class3" in results:
+        plot_bias_curve(results["class3"]["result"], out / "class3_bias.png")
+    return text
+
+
+def row(name, r):
+    seconds = "saved" if r.get("seconds") is None else f"{r['seconds']:.0f}"
+    return f"| {name} | {r['parameters']:,} | {100 * r['accuracy']:.2f}% | {r['errors']} | {r['errors_on_3']} | {seconds} |"
+
+
+def render(results):
+    lines = ["# Results", ""]
+    if "teacher" in results:
+        lines += ["| model | parameters | test accuracy | test errors | errors on 3 | seconds |", "|---|---:|---:|---:|---:|---:|"]
+        lines.append(row("Teacher 1200-1200", results["teacher"]["result"]))
+        if "students" in results:
+            s = results["students"]["result"]
+            lines.append(row(f"Student 600-600 (seed {s['student'][0]['seed']})", s["student"][0]))
+            lines.append(row(f"Student2.0 600-600 (seed {s['student_kd'][0]['seed']})", s["student_kd"][0]))
+        lines += ["", provenance(results["students" if "students" in results else "teacher"]), ""]
+    if "students" in results:
+        lines += render_seeds(results["students"])
+    if "class3" in results:
+        lines += render_class3(results["class3"])
+    return "\n".join(lines) + "\n"
+
+
+def render_seeds(section):
+    s, c = section["result"]["statistics"], section["config"]
+    per_seed = lambda name: ", ".join(str(r["errors"]) for r in section["result"][name])
+    return [
+        f"## Student vs Student2.0 over {s['n']} seed(s) (T={c['temperature']:g}, lambda={c['lambda_']:g})", "",
+        "| model | test errors, mean +- std | per seed |", "|---|---:|---|",
+        f"| Student | {s['student']['mean']:.1f} +- {s['student']['std']:.1f} | {per_seed('student')} |",
+        f"| Student2.0 | {s['student_kd']['mean']:.1f} +- {s['student_kd']['std']:.1f} | {per_seed('student_kd')} |",
+        f"| paired difference (Student2.0 - Student) | {s['difference']['mean']:+.1f} +- {s['difference']['std']:.1f} | |",
+        "",
+    ]
+
+
+def render_class3(section):
+    r, paper = section["result"], section["result"]["paper"]
+    rec = r["records"]
+    return [
+        "## The class-3 experiment (Hinton et al. section 3)", "",
+        (f"Student2.0(-3) is distilled on the training split with every 3 removed; the bias of output 3 is then "
+         f"raised by b = +{r['bias']:g}, chosen on the validation split ({r['rule']}). "
+         f"Test set: {r['test_threes']} threes."), "",
+        "| model | test errors | errors on 3 | paper: errors | paper: errors on 3 |", "|---|---:|---:|---:|---:|",
+        f"| Student2.0 | {rec['student_kd']['errors']} | {rec['student_kd']['errors_on_3']} | {paper['student_kd']['errors']} | |",
+        f"| Student2.0(-3) | {rec['minus3']['errors']} | {rec['minus3']['errors_on_3']} | {paper['minus3']['errors']} | {paper['minus3']['errors_on_3']} |",
+        (f"| Student2.0(-3) + b (b = +{r['bias']:g}; paper +{paper['bias']:g}) | {rec['shifted']['errors']} | "
+         f"{rec['shifted']['errors_on_3']} | {paper['shifted']['errors']} | {paper['shifted']['errors_on_3']} |"),
+        "", "![validation errors against the bias of output 3](class3_bias.png)", "", provenance(section), "",
+    ]
+
+
+def provenance(section):
+    c = section["config"]
+    return (f"_{section['date']}, {section['machine']}; seed {c['seed']}, {c['seeds']} seed(s), {c['epochs']} epochs, "
+            f"batch {c['batch_size']}; by `{COMMAND}`._")
+
+
+def plot_bias_curve(result, path):
+    curve = result["curve"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(curve["bias"], curve["errors_on_digit"], label="errors on 3s")
+    ax.plot(curve["bias"], curve["errors_on_others"], label="errors on other digits")
+    ax.axvline(result["bias"], color="gray", linestyle="--", label=f"chosen b = +{result['bias']:g}")
+    ax.set(xlabel="b added to the bias of output 3", ylabel="validation errors", title="Student2.0(-3): the bias shift")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

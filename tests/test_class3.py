@@ -1,0 +1,91 @@
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from distiller import class3, models
+from distiller.config import Config
+from distiller.evaluate import summary
+from distiller.experiments import Splits, run_class3
+from distiller.training import logits
+
+
+def test_transfer_set_has_no_3_and_keeps_everything_else():
+    y = np.array([3, 1, 3, 0, 9, 3, 8])
+    x = np.arange(len(y))
+    (tx, ty), keep = class3.transfer_set_without(x, y)
+    assert 3 not in ty and list(tx) == [1, 3, 4, 6] and keep.sum() == 4
+
+
+def test_shift_changes_exactly_one_bias_value():
+    keras.utils.set_random_seed(0)
+    model = models.student()
+    shifted = class3.shift_bias(model, 2.5)
+    for layer in model.layers:
+        for before, after in zip(layer.get_weights(), shifted.get_layer(layer.name).get_weights()):
+            diff = np.flatnonzero(before != after)
+            if layer.name == "logits" and before.ndim == 1:
+                assert list(diff) == [3] and after[3] == pytest.approx(before[3] + 2.5)
+            else:
+                assert diff.size == 0
+
+
+def test_bias_curve_equals_the_shifted_model_predictions():
+    keras.utils.set_random_seed(1)
+    model = models.student()
+    x = np.random.default_rng(0).normal(size=(300, 784)).astype(np.float32)
+    y = np.random.default_rng(1).integers(0, 10, 300)
+    curve = class3.bias_curve(logits(model, x), y, [0.0, 0.5, 3.0])
+    for i, b in enumerate(curve["bias"]):
+        result = summary(logits(class3.shift_bias(model, b), x), y)
+        assert curve["errors_on_digit"][i] == result["errors_on_3"]
+        assert curve["errors_on_digit"][i] + curve["errors_on_others"][i] == result["errors"]
+
+
+def test_bias_rules():
+    curve = {"bias": [0, 1, 2, 3, 4], "errors_on_digit": [20, 12, 6, 2, 1], "errors_on_others": [50, 50, 53, 60, 70]}
+    assert class3.choose_bias(curve) == 2  # totals 70, 62, 59, 62, 71
+    assert class3.choose_bias(curve, tolerance=0) == 1  # the assignment's literal rule
+    assert class3.choose_bias(curve, tolerance=10) == 3
+
+
+def tiny_splits(test_labels=None):
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(10, 784)).astype(np.float32)  # a learnable toy problem
+
+    def part(n):
+        y = rng.integers(0, 10, n)
+        return (centers[y] + rng.normal(size=(n, 784)).astype(np.float32) * 2, y)
+
+    train, val, test = part(600), part(300), part(300)
+    if test_labels is not None:
+        test = (test[0], test_labels(test[1]))
+    return Splits(train, val, test)
+
+
+@pytest.fixture
+def setup(tmp_path):
+    keras.utils.set_random_seed(0)
+    teacher, student_kd = models.teacher(), models.student()
+    student_kd.save(tmp_path / "student_kd.keras")
+    config = Config(out_dir=str(tmp_path), epochs=1, batch_size=64, bias_step=0.5, bias_max=4.0)
+    return config, teacher
+
+
+def test_bias_chosen_without_test_labels_and_saved_model_reproduces_counts(setup, tmp_path):
+    config, teacher = setup
+    data = tiny_splits()
+    teacher_logits = (logits(teacher, data.train[0]), logits(teacher, data.val[0]))
+    first = run_class3(config, data, teacher_logits, tmp_path, log=lambda *_: None)
+
+    shuffled = tiny_splits(test_labels=lambda y: np.random.default_rng(9).permutation(y))
+    second = run_class3(config, shuffled, teacher_logits, tmp_path, log=lambda *_: None)
+    assert second["bias"] == first["bias"] and second["curve"] == first["curve"]
+    assert second["records"]["shifted"]["errors"] != first["records"]["shifted"]["errors"]  # test labels did change
+
+    reloaded = models.load(tmp_path / "student_kd_minus3_shifted.keras")
+    record = summary(logits(reloaded, shuffled.test[0]), shuffled.test[1])
+    saved = json.loads((tmp_path / "student_kd_minus3_shifted.json").read_text())["record"]
+    assert (record["errors"], record["errors_on_3"]) == (saved["errors"], saved["errors_on_3"])
+    assert saved["bias"] == second["bias"]

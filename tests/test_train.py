@@ -1,0 +1,96 @@
+"""train.py as a user runs it: a --quick end-to-end run on real MNIST, and bad input."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def train(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=cwd, capture_output=True, text=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("quick")
+    done = train("--quick", "--out-dir", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out, done.stdout
+
+
+def test_quick_run_writes_models_results_and_report(quick_run):
+    out, stdout = quick_run
+    for name in ("teacher", "student", "student_kd", "student_kd_minus3", "student_kd_minus3_shifted"):
+        assert (out / f"{name}.keras").is_file() and (out / f"{name}.json").is_file()
+    assert (out / "results.md").read_text() in stdout
+    assert (out / "class3_bias.png").read_bytes()[:4] == b"\x89PNG"
+    results = json.loads((out / "results.json").read_text())
+    assert set(results) == {"teacher", "students", "class3"}
+    assert results["students"]["config"]["epochs"] == 2 and results["students"]["config"]["train_size"] == 3000
+
+
+def test_quick_run_numbers_match_the_saved_models(quick_run):
+    from distiller import models
+    from distiller.config import Config, quick
+    from distiller.evaluate import summary
+    from distiller.experiments import prepare_data
+    from distiller.training import logits
+
+    out, _ = quick_run
+    results = json.loads((out / "results.json").read_text())
+    test = prepare_data(quick(Config()), log=lambda *_: None).test
+    student_kd = summary(logits(models.load(out / "student_kd.keras"), test[0]), test[1])
+    recorded = results["students"]["result"]["student_kd"][0]
+    assert (student_kd["errors"], student_kd["errors_on_3"]) == (recorded["errors"], recorded["errors_on_3"])
+    assert results["class3"]["result"]["records"]["student_kd"]["errors"] == recorded["errors"]
+    assert 0.5 < student_kd["accuracy"] < 1.0 and np.isfinite(student_kd["accuracy"])
+
+
+def test_second_run_reuses_the_saved_teacher(quick_run):
+    out, _ = quick_run
+    before = (out / "teacher.keras").read_bytes()
+    done = train("--quick", "--out-dir", str(out), "teacher")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "reusing" in done.stdout and (out / "teacher.keras").read_bytes() == before
+
+
+def test_class3_without_a_saved_student_is_one_clear_error(quick_run, tmp_path):
+    out, _ = quick_run
+    (tmp_path / "teacher.keras").write_bytes((out / "teacher.keras").read_bytes())
+    done = train("--quick", "--out-dir", str(tmp_path), "class3")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith("error: no saved Student2.0")
+    assert "Traceback" not in done.stderr
+
+
+def test_wrong_shaped_teacher_is_one_clear_error(tmp_path):
+    import keras
+
+    keras.Sequential([keras.Input((10,)), keras.layers.Dense(10)]).save(tmp_path / "teacher.keras")
+    done = train("--quick", "--out-dir", str(tmp_path), "teacher")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "expected (None, 784) -> (None, 10)" in done.stderr
+
+
+def test_unwritable_output_directory_is_one_clear_error(tmp_path):
+    (tmp_path / "file").write_text("")
+    done = train("--quick", "--out-dir", str(tmp_path / "file" / "sub"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "cannot write to the output directory" in done.stderr
+
+
+@pytest.mark.parametrize("flag", [["--epochs", "0"], ["--temperature", "-1"], ["--lambda", "-0.5"], ["nonsense"]])
+def test_bad_flag_values_are_refused(flag):
+    done = train(*flag)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "error:" in done.stderr.splitlines()[-1]
+
+
+def test_help_explains():
+    done = train("--help")
+    assert done.returncode == 0 and "--seeds" in done.stdout and "class3" in done.stdout

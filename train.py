@@ -1,0 +1,71 @@
+"""Train Teacher, Student and Student2.0 on MNIST, run the class-3 experiment, print the results.
+
+    python train.py                    # every stage: teacher, students, class3
+    python train.py class3             # one stage (reuses the saved teacher and Student2.0)
+    python train.py --quick            # a smoke test on a small subset, under 2 minutes
+    python train.py --seeds 3          # Student and Student2.0 over 3 seeds, mean +- std
+"""
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the output
+
+from distiller.config import STAGES, Config, quick
+from distiller.errors import DistillerError
+
+
+def checked(kind, minimum, strict=True):
+    def parse(text):
+        value = kind(text)
+        if value < minimum or (strict and value == minimum):
+            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {minimum}, got {text}")
+        return value
+
+    return parse
+
+
+def parse_args(argv):
+    d = Config()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("stages", nargs="*", metavar="stage", help="teacher, students, class3 (default: all, in that order)")
+    p.add_argument("--epochs", type=checked(int, 0), default=d.epochs, help=f"epochs for every model (default {d.epochs})")
+    p.add_argument("--batch-size", type=checked(int, 0), default=d.batch_size, help=f"default {d.batch_size}")
+    p.add_argument("--learning-rate", type=checked(float, 0), default=d.learning_rate,
+                   help=f"Adam's peak rate, cosine-decayed to 0 (default {d.learning_rate:g})")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"seeds the split, weights and shuffling (default {d.seed})")
+    p.add_argument("--seeds", type=checked(int, 0), default=d.seeds,
+                   help="train Student and Student2.0 with this many seeds and report mean +- std (default 1)")
+    p.add_argument("--temperature", "-T", type=checked(float, 0), default=d.temperature, help=f"default {d.temperature:g}")
+    p.add_argument("--lambda", dest="lambda_", type=checked(float, 0, strict=False), default=d.lambda_,
+                   help=f"weight of the T^2-scaled soft-target term (default {d.lambda_:g})")
+    p.add_argument("--val-size", type=checked(int, 0), default=d.val_size, help=f"held-out training images (default {d.val_size})")
+    p.add_argument("--bias-tolerance", type=checked(int, 0, strict=False), default=d.bias_tolerance,
+                   help="class 3: take the largest bias adding at most this many validation errors on other "
+                   "digits (default: the bias with the fewest validation errors)")
+    p.add_argument("--data-dir", default=d.data_dir, help="MNIST cache (default $DISTILLER_DATA_DIR or ~/.cache/distiller/mnist)")
+    p.add_argument("--out-dir", default=d.out_dir, help=f"models, results.json and the report (default {d.out_dir})")
+    p.add_argument("--retrain", action="store_true", help="train a new teacher even if one is saved")
+    p.add_argument("--quick", action="store_true", help="3,000 training images and 2 epochs: a smoke test")
+    args = vars(p.parse_args(argv))
+    stages, is_quick = args.pop("stages") or list(STAGES), args.pop("quick")
+    if unknown := set(stages) - set(STAGES):
+        p.error(f"unknown stage {', '.join(sorted(unknown))}; choose from {', '.join(STAGES)}")
+    config = Config(**args)
+    return (quick(config) if is_quick else config), stages
+
+
+def main(argv=None):
+    config, stages = parse_args(argv)
+    try:
+        from distiller.experiments import run
+
+        print(run(config, [s for s in STAGES if s in stages]))
+        print(f"Models, results.json and results.md are in {config.out_dir}/")
+    except DistillerError as e:
+        sys.exit(f"error: {e}")
+
+
+if __name__ == "__main__":
+    main()
