@@ -12,18 +12,8 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the output
 
-from distiller.config import STAGES, Config, quick
+from distiller.config import BEST_HPARAMS, STAGES, Config, checked, quick, read_hparams
 from distiller.errors import DistillerError
-
-
-def checked(kind, minimum, strict=True):
-    def parse(text):
-        value = kind(text)
-        if value < minimum or (strict and value == minimum):
-            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {minimum}, got {text}")
-        return value
-
-    return parse
 
 
 def parse_args(argv):
@@ -37,9 +27,11 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=d.seed, help=f"seeds the split, weights and shuffling (default {d.seed})")
     p.add_argument("--seeds", type=checked(int, 0), default=d.seeds,
                    help="train Student and Student2.0 with this many seeds and report mean +- std (default 1)")
-    p.add_argument("--temperature", "-T", type=checked(float, 0), default=d.temperature, help=f"default {d.temperature:g}")
-    p.add_argument("--lambda", dest="lambda_", type=checked(float, 0, strict=False), default=d.lambda_,
-                   help=f"weight of the T^2-scaled soft-target term (default {d.lambda_:g})")
+    p.add_argument("--temperature", "-T", type=checked(float, 0),
+                   help=f"T of the soft targets (default: from --hparams, else {d.temperature:g})")
+    p.add_argument("--lambda", dest="lambda_", type=checked(float, 0, strict=False),
+                   help=f"weight of the T^2-scaled soft-target term (default: from --hparams, else {d.lambda_:g})")
+    p.add_argument("--hparams", help=f"a tune.py best.json giving T and lambda (default {BEST_HPARAMS} if it exists)")
     p.add_argument("--val-size", type=checked(int, 0), default=d.val_size, help=f"held-out training images (default {d.val_size})")
     p.add_argument("--bias-tolerance", type=checked(int, 0, strict=False), default=d.bias_tolerance,
                    help="class 3: take the largest bias adding at most this many validation errors on other "
@@ -52,13 +44,27 @@ def parse_args(argv):
     stages, is_quick = args.pop("stages") or list(STAGES), args.pop("quick")
     if unknown := set(stages) - set(STAGES):
         p.error(f"unknown stage {', '.join(sorted(unknown))}; choose from {', '.join(STAGES)}")
+    args["temperature"], args["lambda_"] = resolve_hparams(args.pop("hparams"), args["temperature"], args["lambda_"])
     config = Config(**args)
     return (quick(config) if is_quick else config), stages
 
 
+def resolve_hparams(path, temperature, lambda_):
+    """Flags win over a best.json, which wins over Config's defaults."""
+    if path is None and BEST_HPARAMS.is_file():
+        path = BEST_HPARAMS
+    if path is not None and (temperature is None or lambda_ is None):
+        found = read_hparams(path)
+        print(f"Student2.0 hyperparameters from {path}: T={found[0]:g}, lambda={found[1]:g}")
+        temperature = found[0] if temperature is None else temperature
+        lambda_ = found[1] if lambda_ is None else lambda_
+    d = Config()
+    return (d.temperature if temperature is None else temperature), (d.lambda_ if lambda_ is None else lambda_)
+
+
 def main(argv=None):
-    config, stages = parse_args(argv)
     try:
+        config, stages = parse_args(argv)
         from distiller.experiments import run
 
         print(run(config, [s for s in STAGES if s in stages]))

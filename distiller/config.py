@@ -1,5 +1,6 @@
 """Every default of a run in one place; the config is written next to each saved model and result."""
 
+import argparse
 import dataclasses
 import json
 from pathlib import Path
@@ -32,3 +33,33 @@ class Config:
 def quick(config):
     """A smoke-test variant: a few thousand images and two epochs."""
     return dataclasses.replace(config, train_size=3000, val_size=1000, epochs=2)
+
+
+def checked(kind, minimum, strict=True):
+    """An argparse type: `kind` above `minimum` (or at least it, when not strict), else a clear error."""
+
+    def parse(text):
+        value = kind(text)
+        if value < minimum or (strict and value == minimum):
+            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {minimum}, got {text}")
+        return value
+
+    return parse
+
+
+BEST_HPARAMS = Path("tuning/search/best.json")  # where tune.py writes its best pair by default
+
+
+def read_hparams(path):
+    """temperature and lambda_ from a tune.py best.json, checked."""
+    from distiller.errors import DistillerError
+    from distiller.losses import check_hyperparameters
+
+    try:
+        values = json.loads(Path(path).read_text())
+        temperature, lambda_ = float(values["temperature"]), float(values["lambda_"])
+        check_hyperparameters(temperature, lambda_)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DistillerError(f"cannot use {path} as hyperparameters ({type(e).__name__}: {e}); "
+                             "expected a tune.py best.json with temperature and lambda_") from None
+    return temperature, lambda_

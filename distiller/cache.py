@@ -1,0 +1,41 @@
+"""Teacher logits, computed once per (teacher weights, data) and kept on disk.
+
+Exact here: the transfer set has no augmentation, so the teacher sees the same x every epoch,
+every seed and every tuner trial. The key hashes the weights and the data, so a retrained
+teacher or other data never reuses stale logits.
+"""
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from distiller.training import logits
+
+
+def fingerprint(model, x):
+    digest = hashlib.sha256()
+    for weights in model.get_weights():
+        digest.update(str(weights.shape).encode() + np.ascontiguousarray(weights).tobytes())
+    digest.update(str(x.shape).encode() + str(x.dtype).encode() + np.ascontiguousarray(x).tobytes())
+    return digest.hexdigest()[:32]
+
+
+def teacher_logits(teacher, x, cache_dir):
+    """`teacher`'s logits for x from `cache_dir`, computing and storing them on a miss."""
+    path = Path(cache_dir) / f"{fingerprint(teacher, x)}.npy"
+    if path.exists():
+        try:
+            cached = np.load(path)
+            if cached.shape == (len(x), teacher.output_shape[-1]):
+                return cached
+        except (OSError, ValueError):
+            pass  # unreadable: recompute and overwrite below
+    values = logits(teacher, x)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npy", delete=False) as f:
+        np.save(f, values)  # written aside, then renamed: a reader never sees half a file
+    os.replace(f.name, path)
+    return values

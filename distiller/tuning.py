@@ -1,0 +1,170 @@
+"""keras-tuner's search of lambda and T for Student2.0, scored on validation accuracy only."""
+
+import datetime
+import json
+import time
+from pathlib import Path
+
+import keras
+import keras_tuner as kt
+import numpy as np
+
+from distiller import cache, models, report
+from distiller.distiller import Distiller
+from distiller.errors import DistillerError
+from distiller.experiments import prepare_data
+from distiller.training import adam_with_cosine_decay, train_on_labels
+
+# Wide enough to hold the paper's T = 20 and to show where distillation stops helping;
+# lambda = 0 is the plain Student, lambda = 10 lets the soft term dominate.
+TEMPERATURES = [1.0, 2.0, 3.0, 5.0, 8.0, 12.0, 20.0, 30.0, 50.0]
+LAMBDAS = [0.0, 0.1, 0.3, 1.0, 3.0, 10.0]
+OBJECTIVE = kt.Objective("val_accuracy", direction="max")
+
+
+class DistillationHyperModel(kt.HyperModel):
+    """A fresh Student inside a Distiller per trial; the teacher's logits come with the data."""
+
+    def __init__(self, config, train_size):
+        super().__init__(name="student_kd")
+        self.config, self.train_size = config, train_size
+
+    def build(self, hp):
+        keras.utils.set_random_seed(self.config.seed)  # every trial starts from the same weights
+        distiller = Distiller(models.student())
+        # Compiled here, not by the tuner: a Distiller's compile takes temperature and lambda_.
+        distiller.compile(
+            optimizer=adam_with_cosine_decay(self.config, self.train_size),
+            metrics=["accuracy"],
+            temperature=hp.Choice("temperature", TEMPERATURES),
+            lambda_=hp.Choice("lambda_", LAMBDAS),
+        )
+        # Built on a dummy batch, so that get_best_models() can load the saved weights.
+        distiller({"pixels": np.zeros((1, models.INPUT_DIM), np.float32),
+                   "teacher_logits": np.zeros((1, models.NUM_CLASSES), np.float32)})
+        return distiller
+
+
+class TimedTrials:
+    """Mixed into a tuner: writes each trial's wall time next to its trial.json."""
+
+    def run_trial(self, trial, *args, **kwargs):
+        start = time.perf_counter()
+        result = super().run_trial(trial, *args, **kwargs)
+        seconds = {"seconds": round(time.perf_counter() - start, 1)}
+        (Path(self.get_trial_dir(trial.trial_id)) / "seconds.json").write_text(json.dumps(seconds))
+        return result
+
+
+TUNERS = {"random": kt.RandomSearch, "bayesian": kt.BayesianOptimization, "hyperband": kt.Hyperband,
+          "grid": kt.GridSearch}
+
+
+def make_tuner(kind, hypermodel, trials, epochs, seed, directory, project, overwrite=False):
+    cls = type(f"Timed{TUNERS[kind].__name__}", (TimedTrials, TUNERS[kind]), {})
+    common = {"objective": OBJECTIVE, "seed": seed, "directory": str(directory), "project_name": project,
+              "overwrite": overwrite}
+    if kind == "hyperband":  # budgets epochs instead of counting trials
+        return cls(hypermodel, max_epochs=epochs, **common)
+    return cls(hypermodel, max_trials=trials, **common)
+
+
+def search(tuner, data, teacher_logits, config, epochs, log_dir, verbose="auto"):
+    tuner.search(
+        {"pixels": data.train[0], "teacher_logits": teacher_logits[0]}, data.train[1],
+        validation_data=({"pixels": data.val[0], "teacher_logits": teacher_logits[1]}, data.val[1]),
+        epochs=epochs, batch_size=config.batch_size, verbose=verbose,
+        # keras-tuner gives each trial its own log dir with its hyperparameters (HParams dashboard).
+        callbacks=[keras.callbacks.TensorBoard(str(log_dir))],
+    )
+
+
+def trial_rows(tuner, epochs):
+    """Every completed trial as a dict, best first."""
+    rows = []
+    for trial in tuner.oracle.trials.values():
+        if trial.score is None:
+            continue
+        seconds_file = Path(tuner.get_trial_dir(trial.trial_id)) / "seconds.json"
+        values = trial.hyperparameters.values
+        rows.append({
+            "trial": trial.trial_id,
+            "temperature": values["temperature"],
+            "lambda_": values["lambda_"],
+            "val_accuracy": trial.score,
+            "epochs": values.get("tuner/epochs", epochs),  # Hyperband gives trials fewer epochs
+            "best_epoch": trial.best_step + 1,
+            "seconds": json.loads(seconds_file.read_text())["seconds"] if seconds_file.exists() else None,
+        })
+    return sorted(rows, key=lambda r: -r["val_accuracy"])
+
+
+def plain_student_accuracy(config, data, directory, log=print):
+    """Validation accuracy of a plain Student trained as long as one trial: the bar to beat.
+
+    Stored in the project, so a resumed search does not train it again.
+    """
+    path = Path(directory) / "plain_student.json"
+    key = {"epochs": config.epochs, "seed": config.seed, "train_size": len(data.train[0]),
+           "batch_size": config.batch_size, "learning_rate": config.learning_rate}
+    if path.exists() and json.loads(path.read_text())["settings"] == key:
+        return json.loads(path.read_text())["val_accuracy"]
+    log("Training a plain Student for as many epochs as a trial: the bar the trials must beat")
+    keras.utils.set_random_seed(config.seed)
+    student = models.student()
+    history = train_on_labels(student, data.train, data.val, config, verbose=0)
+    accuracy = float(max(history.history["val_accuracy"]))  # like a trial's score: its best epoch
+    path.write_text(json.dumps({"settings": key, "val_accuracy": accuracy}, indent=2) + "\n")
+    return accuracy
+
+
+def best_hyperparameters(rows, plain_accuracy):
+    best = rows[0]
+    return {"temperature": best["temperature"], "lambda_": best["lambda_"], "val_accuracy": best["val_accuracy"],
+            "plain_student_val_accuracy": plain_accuracy, "trial": best["trial"], "epochs": best["epochs"]}
+
+
+def teacher_and_data(config, log=print):
+    """The saved teacher, the splits, and the teacher's logits on them (from the on-disk cache)."""
+    out = Path(config.out_dir)
+    teacher = models.load(out / "teacher.keras", "teacher")
+    data = prepare_data(config, log)
+    logits = tuple(cache.teacher_logits(teacher, x, out / "teacher_logits") for x in (data.train[0], data.val[0]))
+    return data, logits
+
+
+def run(config, kind, trials, directory, project="search", overwrite=False, role=None, started=None, log=print):
+    """Search, then write the report; `role` is "chief" or "worker" inside a distributed search.
+
+    config.epochs is the epochs per trial; `started` is the perf_counter() at which the search began.
+    Returns the report's Markdown (None for a chief or a worker).
+    """
+    start = started or time.perf_counter()
+    if role == "chief":  # serves trials to the workers; needs no data
+        make_tuner(kind, DistillationHyperModel(config, 1), trials, config.epochs, config.seed, directory,
+                   project).search()
+        return None
+    data, logits = teacher_and_data(config, log)
+    hypermodel = DistillationHyperModel(config, len(data.train[0]))
+    tuner = make_tuner(kind, hypermodel, trials, config.epochs, config.seed, directory, project, overwrite)
+    search(tuner, data, logits, config, config.epochs, Path(directory) / project / "tensorboard")
+    if role == "worker":
+        return None
+    return write_report(config, tuner, data, kind, directory, project, time.perf_counter() - start, log)
+
+
+def write_report(config, tuner, data, kind, directory, project, seconds, log=print):
+    folder = Path(directory) / project
+    rows = trial_rows(tuner, config.epochs)
+    if not rows:
+        raise DistillerError(f"no completed trial in {folder}")
+    best = best_hyperparameters(rows, plain_student_accuracy(config, data, folder, log))
+    (folder / "best.json").write_text(json.dumps(best, indent=2) + "\n")
+    (folder / "trials.json").write_text(json.dumps(rows, indent=2) + "\n")
+    meta = {"date": datetime.date.today().isoformat(), "machine": report.machine(), "tuner": kind,
+            "epochs": config.epochs, "seed": config.seed, "val_size": len(data.val[0]), "seconds": seconds,
+            "command": f"python tune.py --tuner {kind} --trials {len(rows)} --epochs {config.epochs}"}
+    text = report.render_search(rows, best, meta)
+    (folder / "report.md").write_text(text)
+    report.plot_search(rows, best["plain_student_val_accuracy"], folder)
+    return text

@@ -1,0 +1,92 @@
+"""tune.py as a user runs it, on a small subset with an untrained teacher (the search's mechanics)."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import pytest
+
+from distiller import models
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ["--train-size", "800", "--val-size", "400", "--epochs", "1"]
+
+
+def tune(*args, **kwargs):
+    return subprocess.run([sys.executable, str(ROOT / "tune.py"), *args], cwd=ROOT, capture_output=True,
+                          text=True, check=False, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def teacher_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("saved")
+    keras.utils.set_random_seed(0)
+    models.teacher().save(out / "teacher.keras")
+    return out
+
+
+def completed_trials(folder):
+    trials = [json.loads(p.read_text()) for p in folder.glob("trial_*/trial.json")]
+    return [t for t in trials if t["status"] == "COMPLETED"]
+
+
+def test_search_writes_report_and_best_json_that_train_py_accepts(teacher_dir, tmp_path):
+    done = tune("--out-dir", str(teacher_dir), "--project-dir", str(tmp_path), "--trials", "3", *SMALL)
+    assert done.returncode == 0, done.stderr[-3000:]
+    folder = tmp_path / "search"
+    best = json.loads((folder / "best.json").read_text())
+    trials = json.loads((folder / "trials.json").read_text())
+    assert len(trials) == 3 and best["val_accuracy"] == max(t["val_accuracy"] for t in trials)
+    for name in ("report.md", "accuracy_vs_temperature.png", "heatmap.png"):
+        assert (folder / name).is_file()
+    assert list((folder / "tensorboard").rglob("*tfevents*"))  # TensorBoard / HParams logs
+
+    train = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "--quick", "--out-dir", str(teacher_dir), "--hparams",
+         str(folder / "best.json"), "teacher", "students"], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert train.returncode == 0, train.stderr[-3000:]
+    used = json.loads((teacher_dir / "results.json").read_text())["students"]["config"]
+    assert (used["temperature"], used["lambda_"]) == (best["temperature"], best["lambda_"])
+
+
+def test_interrupted_search_resumes_without_redoing_a_trial(teacher_dir, tmp_path):
+    command = [sys.executable, str(ROOT / "tune.py"), "--out-dir", str(teacher_dir), "--project-dir",
+               str(tmp_path), "--trials", "3", *SMALL]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not completed_trials(tmp_path / "search") and time.time() < deadline:
+        time.sleep(0.1)
+    process.kill()  # as abrupt as a closed laptop
+    process.wait()
+    first = {t["trial_id"]: t for t in completed_trials(tmp_path / "search")}
+    assert 1 <= len(first) < 3
+
+    done = tune("--out-dir", str(teacher_dir), "--project-dir", str(tmp_path), "--trials", "3", *SMALL)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Reloading Tuner" in done.stdout
+    after = {t["trial_id"]: t for t in completed_trials(tmp_path / "search")}
+    assert len(after) == 3
+    for trial_id, trial in first.items():  # kept as they were, not run again
+        assert after[trial_id]["score"] == trial["score"]
+        assert f"Running Trial #{int(trial_id) + 1}\n" not in done.stdout
+
+
+def test_chief_and_two_workers_record_every_trial_once(teacher_dir, tmp_path):
+    done = tune("--out-dir", str(teacher_dir), "--project-dir", str(tmp_path), "--trials", "4", "--workers", "2",
+                *SMALL, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    trials = completed_trials(tmp_path / "search")
+    assert len(trials) == 4
+    assert len({t["trial_id"] for t in trials}) == 4
+    pairs = [(t["hyperparameters"]["values"]["temperature"], t["hyperparameters"]["values"]["lambda_"]) for t in trials]
+    assert len(set(pairs)) == 4  # the oracle never handed the same pair to two workers
+    assert {p.name for p in (tmp_path / "search").glob("tuner*.json")} == {"tuner0.json", "tuner1.json"}
+
+
+def test_missing_teacher_points_to_make_run(tmp_path):
+    done = tune("--out-dir", str(tmp_path), "--project-dir", str(tmp_path), *SMALL)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "no saved teacher" in done.stderr and "make run" in done.stderr

@@ -1,0 +1,88 @@
+"""Search lambda and T for Student2.0 with keras-tuner, scored on validation accuracy only.
+
+    python tune.py                                   # 20 random trials of 10 epochs
+    python tune.py --tuner bayesian --trials 30
+    python tune.py --workers 2                       # a chief and 2 workers on this machine
+    python train.py --hparams tuning/search/best.json   # train Student2.0 with the best pair
+
+Needs saved_models/teacher.keras (`make run` trains it). An interrupted search resumes where it
+stopped; --overwrite starts afresh. Outputs in PROJECT_DIR/PROJECT: report.md (every trial,
+best first), best.json, accuracy_vs_temperature.png, heatmap.png, and tensorboard/ for
+TensorBoard's HParams dashboard (`tensorboard --logdir tuning/search/tensorboard`).
+"""
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from distiller.config import Config, checked
+from distiller.errors import DistillerError
+
+TUNERS = ("random", "bayesian", "hyperband", "grid")
+
+
+def parse_args(argv):
+    d = Config()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--tuner", choices=TUNERS, default="random", help="keras-tuner's search algorithm (default random)")
+    p.add_argument("--trials", type=checked(int, 0), default=20, help="trials to run (Hyperband budgets epochs instead)")
+    p.add_argument("--epochs", type=checked(int, 0), default=10, help="epochs per trial (default 10)")
+    p.add_argument("--seed", type=int, default=d.seed, help="seeds the tuner, the split and the weights")
+    p.add_argument("--batch-size", type=checked(int, 0), default=d.batch_size)
+    p.add_argument("--project-dir", default="tuning", help="where searches live (default tuning)")
+    p.add_argument("--project", default="search", help="this search's folder name (default search)")
+    p.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
+    p.add_argument("--workers", type=checked(int, 0, strict=False), default=0,
+                   help="run a chief and this many workers on this machine (default 0: one process)")
+    p.add_argument("--train-size", type=checked(int, 0), default=None, help="use only this many training images")
+    p.add_argument("--val-size", type=checked(int, 0), default=d.val_size)
+    p.add_argument("--data-dir", default=d.data_dir)
+    p.add_argument("--out-dir", default=d.out_dir, help="where the saved teacher is (default saved_models)")
+    p.add_argument("--role", choices=("chief", "worker"), help=argparse.SUPPRESS)  # set by --workers
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    started = time.perf_counter()
+    args = parse_args(argv)
+    config = Config(seed=args.seed, epochs=args.epochs, batch_size=args.batch_size, train_size=args.train_size,
+                    val_size=args.val_size, data_dir=args.data_dir, out_dir=args.out_dir)
+    folder = Path(args.project_dir) / args.project
+    try:
+        from distiller import distributed, tuning
+
+        if args.workers and args.role is None:
+            if args.overwrite:  # done once here: a worker never wipes the shared project
+                shutil.rmtree(folder, ignore_errors=True)
+            argv = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--overwrite"]
+            codes = distributed.launch([sys.executable, __file__, *argv_without_workers(argv)], args.workers)
+            if any(codes):
+                raise DistillerError(f"a tuner process failed: exit codes {codes} (chief first)")
+        text = tuning.run(config, args.tuner, args.trials, args.project_dir, args.project,
+                          overwrite=args.overwrite and not args.workers, role=args.role, started=started)
+        if text:
+            print(text)
+            print(f"Report, best.json and plots are in {folder}/")
+    except DistillerError as e:
+        sys.exit(f"error: {e}")
+
+
+def argv_without_workers(argv):
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--workers":
+            skip = True
+        elif not a.startswith("--workers="):
+            out.append(a)
+    return out
+
+
+if __name__ == "__main__":
+    main()
