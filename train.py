@@ -4,22 +4,43 @@
     python train.py class3             # one stage (reuses the saved teacher and Student2.0)
     python train.py --quick            # a smoke test on a small subset, under 2 minutes
     python train.py --seeds 3          # Student and Student2.0 over 3 seeds, mean +- std
+    python train.py --seeds 3 paper fractions widths digits78   # where distillation pays (long)
+
+Stages: teacher, students, class3 (the default), and the opt-in experiments: paper (a regularized
+teacher, the paper's protocol), fractions (small transfer sets), widths (small students across T),
+digits78 (a transfer set of 7s and 8s only).
 """
 
 import argparse
 import os
+import resource
 import sys
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the output
 
-from distiller.config import BEST_HPARAMS, STAGES, Config, checked, quick, read_hparams
+from distiller.config import BEST_HPARAMS, DEFAULT_STAGES, STAGES, Config, checked, quick, read_hparams
 from distiller.errors import DistillerError
+
+
+def numbers(kind):
+    def parse(text):
+        try:
+            values = tuple(kind(v) for v in text.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+        if any(v <= 0 for v in values):
+            raise argparse.ArgumentTypeError(f"every value must be > 0, got {text!r}")
+        return values
+
+    return parse
 
 
 def parse_args(argv):
     d = Config()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("stages", nargs="*", metavar="stage", help="teacher, students, class3 (default: all, in that order)")
+    p.add_argument("stages", nargs="*", metavar="stage",
+                   help=f"any of {', '.join(STAGES)} (default: {', '.join(DEFAULT_STAGES)})")
     p.add_argument("--epochs", type=checked(int, 0), default=d.epochs, help=f"epochs for every model (default {d.epochs})")
     p.add_argument("--batch-size", type=checked(int, 0), default=d.batch_size, help=f"default {d.batch_size}")
     p.add_argument("--learning-rate", type=checked(float, 0), default=d.learning_rate,
@@ -32,6 +53,13 @@ def parse_args(argv):
     p.add_argument("--lambda", dest="lambda_", type=checked(float, 0, strict=False),
                    help=f"weight of the T^2-scaled soft-target term (default: from --hparams, else {d.lambda_:g})")
     p.add_argument("--hparams", help=f"a tune.py best.json giving T and lambda (default {BEST_HPARAMS} if it exists)")
+    p.add_argument("--paper-teacher-epochs", type=checked(int, 0), default=d.paper_teacher_epochs,
+                   help=f"epochs of the regularized teacher of the paper stage (default {d.paper_teacher_epochs})")
+    p.add_argument("--fractions", type=numbers(float), default=d.fractions,
+                   help="fractions stage: comma-separated parts of the training split (default 0.01,0.03,0.1,1)")
+    p.add_argument("--widths", type=numbers(int), default=d.widths, help="widths stage: units per layer (default 30,300)")
+    p.add_argument("--temperatures", type=numbers(float), default=d.temperatures,
+                   help="widths stage: comma-separated T values (default 1,2,2.5,3,4,6,8,12,20,30)")
     p.add_argument("--val-size", type=checked(int, 0), default=d.val_size, help=f"held-out training images (default {d.val_size})")
     p.add_argument("--bias-tolerance", type=checked(int, 0, strict=False), default=d.bias_tolerance,
                    help="class 3: take the largest bias adding at most this many validation errors on other "
@@ -41,7 +69,7 @@ def parse_args(argv):
     p.add_argument("--retrain", action="store_true", help="train a new teacher even if one is saved")
     p.add_argument("--quick", action="store_true", help="3,000 training images and 2 epochs: a smoke test")
     args = vars(p.parse_args(argv))
-    stages, is_quick = args.pop("stages") or list(STAGES), args.pop("quick")
+    stages, is_quick = args.pop("stages") or list(DEFAULT_STAGES), args.pop("quick")
     if unknown := set(stages) - set(STAGES):
         p.error(f"unknown stage {', '.join(sorted(unknown))}; choose from {', '.join(STAGES)}")
     args["temperature"], args["lambda_"] = resolve_hparams(args.pop("hparams"), args["temperature"], args["lambda_"])
@@ -67,8 +95,11 @@ def main(argv=None):
         config, stages = parse_args(argv)
         from distiller.experiments import run
 
+        started = time.perf_counter()
         print(run(config, [s for s in STAGES if s in stages]))
-        print(f"Models, results.json and results.md are in {config.out_dir}/")
+        peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # ru_maxrss is in KiB on Linux
+        print(f"Models, results.json and results.md are in {config.out_dir}/ "
+              f"({time.perf_counter() - started:.0f} s, peak memory {peak_gb:.1f} GiB)")
     except DistillerError as e:
         sys.exit(f"error: {e}")
 

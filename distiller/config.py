@@ -5,7 +5,8 @@ import dataclasses
 import json
 from pathlib import Path
 
-STAGES = ("teacher", "students", "class3")  # the stages of train.py, in the order they run
+STAGES = ("teacher", "students", "class3", "paper", "fractions", "widths", "digits78")  # in the order they run
+DEFAULT_STAGES = STAGES[:3]  # the rest are long and opt-in: where distillation pays
 
 
 @dataclasses.dataclass
@@ -18,9 +19,15 @@ class Config:
     epochs: int = 20  # the same for every model; the cosine schedule spans them all
     batch_size: int = 128
     learning_rate: float = 1e-3  # Adam's peak rate, decayed to 0 by a cosine over all steps
+    jit_compile: bool = True  # XLA; Keras turns it off on CPU by default, but it was faster here (benchmarks/)
+    steps_per_execution: int = 32  # steps per tf.function call: less per-step Python overhead (benchmarks/)
     temperature: float = 20.0  # T of the soft targets (the paper's MNIST value)
     lambda_: float = 1.0  # weight of the T^2-scaled soft-target term
     train_size: int | None = None  # use only this many training images (--quick, smoke tests)
+    paper_teacher_epochs: int = 60  # the regularized teacher learns slower (dropout, jitter)
+    fractions: tuple = (0.01, 0.03, 0.1, 1.0)  # fractions stage: parts of the training split used as transfer sets
+    widths: tuple = (30, 300)  # widths stage: units per hidden layer of the small students
+    temperatures: tuple = (1.0, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0, 12.0, 20.0, 30.0)  # widths stage: T values
     bias_step: float = 0.25  # class-3 experiment: the grid of bias shifts b = 0, step, ..., bias_max
     bias_max: float = 10.0
     bias_tolerance: int | None = None  # None: b minimising validation errors; k: largest b adding <= k errors on other classes
@@ -32,7 +39,7 @@ class Config:
 
 def quick(config):
     """A smoke-test variant: a few thousand images and two epochs."""
-    return dataclasses.replace(config, train_size=3000, val_size=1000, epochs=2)
+    return dataclasses.replace(config, train_size=3000, val_size=1000, epochs=2, paper_teacher_epochs=2)
 
 
 def checked(kind, minimum, strict=True):

@@ -49,10 +49,9 @@ class Distiller(keras.Model):
         return inputs, self.teacher(inputs, training=False)
 
     def compute_losses(self, labels, student_logits, teacher_logits):
-        student_loss = tf.reduce_mean(hard_target_loss(labels, student_logits))
-        distillation_loss = self.temperature**2 * tf.reduce_mean(
-            soft_target_loss(teacher_logits, student_logits, self.temperature)
-        )
+        """Per-example (total, student_loss, distillation_loss)."""
+        student_loss = hard_target_loss(labels, student_logits)
+        distillation_loss = self.temperature**2 * soft_target_loss(teacher_logits, student_logits, self.temperature)
         return student_loss + self.lambda_ * distillation_loss, student_loss, distillation_loss
 
     def train_step(self, data):
@@ -61,8 +60,10 @@ class Distiller(keras.Model):
         with tf.GradientTape() as tape:
             student_logits = self(pixels, training=True)
             losses = self.compute_losses(labels, student_logits, tf.stop_gradient(teacher_logits))
+            # Averaged over the global batch: under tf.distribute the replicas' gradients are summed.
+            loss = tf.nn.compute_average_loss(losses[0])
         variables = self.student.trainable_variables
-        self.optimizer.apply(tape.gradient(losses[0], variables), variables)
+        self.optimizer.apply(tape.gradient(loss, variables), variables)
         return self.update_metrics(labels, student_logits, losses)
 
     def test_step(self, data):
@@ -72,8 +73,9 @@ class Distiller(keras.Model):
         return self.update_metrics(labels, student_logits, self.compute_losses(labels, student_logits, teacher_logits))
 
     def update_metrics(self, labels, student_logits, losses):
-        for tracker, value in zip((self.loss_tracker, self.student_loss_tracker, self.distillation_loss_tracker), losses):
-            tracker.update_state(value)
+        trackers = (self.loss_tracker, self.student_loss_tracker, self.distillation_loss_tracker)
+        for tracker, per_example in zip(trackers, losses):
+            tracker.update_state(per_example)  # a Mean of per-example values: exact over uneven batches
         return self.compute_metrics(None, labels, student_logits)
 
     def get_config(self):

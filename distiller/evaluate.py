@@ -17,6 +17,12 @@ def errors_on_class(predicted, labels, digit):
     return int(np.sum(predicted[mask] != digit))
 
 
+def mean_std(values):
+    """Mean and sample standard deviation (0 for a single value) of error counts over seeds."""
+    a = np.asarray(values, dtype=float)
+    return {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if len(a) > 1 else 0.0}
+
+
 def summary(logits, labels, digit=3):
     predicted = predictions(logits)
     errors = count_errors(predicted, labels)

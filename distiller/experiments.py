@@ -8,11 +8,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from distiller import class3, models, report
+from distiller import cache, class3, models, report, where_it_pays
 from distiller.config import STAGES
 from distiller.data import load_mnist, preprocess, split_validation
 from distiller.errors import DistillerError
-from distiller.evaluate import summary
+from distiller.evaluate import mean_std, summary
 from distiller.training import distil, logits, train_on_labels
 
 
@@ -107,8 +107,7 @@ def seed_statistics(records):
     """Mean and std of test errors per model, and of the paired difference Student2.0 - Student."""
     plain = np.array([r["errors"] for r in records["student"]], dtype=float)
     kd = np.array([r["errors"] for r in records["student_kd"]], dtype=float)
-    stats = lambda a: {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if len(a) > 1 else 0.0}
-    return {"n": len(plain), "student": stats(plain), "student_kd": stats(kd), "difference": stats(kd - plain)}
+    return {"n": len(plain), "student": mean_std(plain), "student_kd": mean_std(kd), "difference": mean_std(kd - plain)}
 
 
 def run_class3(config, data, teacher_logits, out, log=print):
@@ -139,10 +138,19 @@ def run(config, stages=STAGES, log=print):
     data = prepare_data(config, log)
     teacher, teacher_record = get_teacher(config, data, out, log)
     report.update(out, "teacher", config, teacher_record)
-    teacher_logits = (logits(teacher, data.train[0]), logits(teacher, data.val[0]))  # once for all stages
+    # Once per (teacher, data), kept on disk: reused by every stage, seed and tuner trial.
+    teacher_logits = tuple(cache.teacher_logits(teacher, x, out / "teacher_logits") for x in (data.train[0], data.val[0]))
     if "students" in stages:
         records = train_students(config, data, teacher_logits, out, log)
         report.update(out, "students", config, {**records, "statistics": seed_statistics(records)})
     if "class3" in stages:
         report.update(out, "class3", config, run_class3(config, data, teacher_logits, out, log))
+    if "paper" in stages:
+        report.update(out, "paper", config, where_it_pays.paper_protocol(config, data, out, log))
+    if "fractions" in stages:
+        report.update(out, "fractions", config, where_it_pays.transfer_fractions(config, data, teacher_logits, log=log))
+    if "widths" in stages:
+        report.update(out, "widths", config, where_it_pays.small_students(config, data, teacher_logits, log=log))
+    if "digits78" in stages:
+        report.update(out, "digits78", config, where_it_pays.digits_7_and_8(config, data, teacher_logits, out, log))
     return report.write(out)

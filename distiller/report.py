@@ -9,6 +9,9 @@ import datetime
 import json
 import os
 import platform
+import shlex
+import sys
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -16,7 +19,8 @@ import numpy as np
 matplotlib.use("Agg")  # files only: no display on servers or in CI
 import matplotlib.pyplot as plt
 
-COMMAND = "make run  (python train.py)"
+from distiller.evaluate import mean_std
+from distiller.where_it_pays import PAPER
 
 
 def machine():
@@ -33,6 +37,7 @@ def update(out, section, config, result):
         "date": datetime.date.today().isoformat(),
         "machine": machine(),
         "config": dataclasses.asdict(config),
+        "command": shlex.join(["python", Path(sys.argv[0]).name, *sys.argv[1:]]),  # what produced it
         "result": result,
     }
     path.write_text(json.dumps(results, indent=2) + "\n")
@@ -45,6 +50,10 @@ def write(out):
     (out / "results.md").write_text(text)
     if "class3" in results:
         plot_bias_curve(results["class3"]["result"], out / "class3_bias.png")
+    if "fractions" in results:
+        plot_fractions(results["fractions"]["result"], out / "fractions.png")
+    if "widths" in results:
+        plot_widths(results["widths"]["result"], out / "widths.png")
     return text
 
 
@@ -67,7 +76,66 @@ def render(results):
         lines += render_seeds(results["students"])
     if "class3" in results:
         lines += render_class3(results["class3"])
+    for name, render_section in (("paper", render_paper), ("fractions", render_fractions),
+                                 ("widths", render_widths), ("digits78", render_digits78)):
+        if name in results:
+            lines += render_section(results[name]) + ["", provenance(results[name]), ""]
     return "\n".join(lines) + "\n"
+
+
+def spread(values):
+    s = mean_std(values)
+    return f"{s['mean']:.1f} +- {s['std']:.1f}"
+
+
+def render_paper(section):
+    r, paper = section["result"], PAPER["paper_protocol"]
+    lines = ["## The paper's protocol: a regularized teacher", "",
+             (f"Teacher 1200-1200 with 2-pixel jitter, dropout and max-norm: **{r['teacher']}** test errors "
+             f"(paper {paper['teacher']}; best public MLP reproduction {paper['best_public_mlp'][0]}). "
+             f"Students without regularization, distilled at T = {r['temperature']:g}, lambda = {r['lambda_']:g}."), "",
+             "| student | plain: test errors | distilled | paired difference | per seed (plain / distilled) |",
+             "|---|---:|---:|---:|---|"]
+    for width in ("800", "600"):
+        plain, kd = r[width]["plain"], r[width]["distilled"]
+        lines.append(f"| {width}-{width} | {spread(plain)} | {spread(kd)} | "
+                     f"{spread(np.subtract(kd, plain))} | {plain} / {kd} |")
+    lines += ["", (f"Paper (800-800): plain {paper['student']}, distilled {paper['student_kd']}; best public MLP "
+              f"reproduction: plain {paper['best_public_mlp'][1]}, distilled {paper['best_public_mlp'][2]}.")]
+    return lines
+
+
+def render_fractions(section):
+    r = section["result"]
+    lines = ["## Small transfer sets (Student 600-600)", "",
+             "| fraction | images | plain: test errors | distilled | per seed (plain / distilled) |",
+             "|---:|---:|---:|---:|---|"]
+    for fraction, runs in r.items():
+        lines.append(f"| {float(fraction):.0%} | {runs['images']} | {spread(runs['plain'])} | "
+                     f"{spread(runs['distilled'])} | {runs['plain']} / {runs['distilled']} |")
+    return lines + ["", "![test errors against the transfer set's size](fractions.png)"]
+
+
+def render_widths(section):
+    r = section["result"]
+    temperatures = list(next(iter(r.values()))["distilled"])
+    lines = ["## Small students across temperatures (test errors, mean +- std)", "",
+             "| width | plain | " + " | ".join(f"T={float(t):g}" for t in temperatures) + " |",
+             "|---:|---:|" + "---:|" * len(temperatures)]
+    for width, runs in r.items():
+        cells = " | ".join(spread(runs["distilled"][t]) for t in temperatures)
+        lines.append(f"| {width}-{width} | {spread(runs['plain'])} | {cells} |")
+    return lines + ["", "Paper: T in 2.5-4 works best for 30 units; above 8 all T are alike for 300 or more.", "",
+                    "![test errors against T](widths.png)"]
+
+
+def render_digits78(section):
+    r, paper = section["result"], PAPER["digits78"]
+    return ["## A transfer set of 7s and 8s only (Student 800-800)", "",
+            "| | test error | bias of 7 and 8 | paper |", "|---|---:|---:|---:|",
+            f"| distilled | {r['error_percent']:.1f}% | 0 | {paper['error_percent']}% |",
+            (f"| biases lowered (b chosen on validation) | {r['shifted_error_percent']:.1f}% | {r['bias']:+g} | "
+            f"{paper['shifted_error_percent']}% at {paper['bias']:+g} |")]
 
 
 def render_seeds(section):
@@ -103,7 +171,7 @@ def render_class3(section):
 def provenance(section):
     c = section["config"]
     return (f"_{section['date']}, {section['machine']}; seed {c['seed']}, {c['seeds']} seed(s), {c['epochs']} epochs, "
-            f"batch {c['batch_size']}; by `{COMMAND}`._")
+            f"batch {c['batch_size']}; by `{section.get('command', 'python train.py')}`._")
 
 
 def plot_bias_curve(result, path):
@@ -176,4 +244,37 @@ def plot_search(rows, plain_accuracy, folder):
     fig.colorbar(image)
     fig.tight_layout()
     fig.savefig(folder / "heatmap.png", dpi=100)
+    plt.close(fig)
+
+
+def errorbar(ax, x, runs, label):
+    stats = [mean_std(r) for r in runs]
+    ax.errorbar(x, [s["mean"] for s in stats], yerr=[s["std"] for s in stats], marker="o", capsize=3, label=label)
+
+
+def plot_fractions(result, path):
+    fig, ax = plt.subplots(figsize=(6, 4))
+    fractions = [100 * float(f) for f in result]
+    for kind in ("plain", "distilled"):
+        errorbar(ax, fractions, [runs[kind] for runs in result.values()], kind)
+    ax.set(xscale="log", yscale="log", xlabel="% of the training split in the transfer set",
+           ylabel="test errors (mean +- std over seeds)", title="Student 600-600: small transfer sets")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_widths(result, path):
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for width, runs in result.items():
+        temperatures = [float(t) for t in runs["distilled"]]
+        errorbar(ax, temperatures, list(runs["distilled"].values()), f"{width}-{width} distilled")
+        ax.axhline(mean_std(runs["plain"])["mean"], linestyle="--", color=ax.lines[-1].get_color(),
+                   label=f"{width}-{width} plain")
+    ax.set(xscale="log", yscale="log", xlabel="temperature T", ylabel="test errors (mean +- std over seeds)",
+           title="Small students across temperatures")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -23,6 +23,8 @@ def train_on_labels(model, train, val, config, verbose="auto", callbacks=()):
         optimizer=adam_with_cosine_decay(config, len(train[0])),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
+        jit_compile=config.jit_compile,
+        steps_per_execution=config.steps_per_execution,
     )
     return model.fit(
         *train, batch_size=config.batch_size, epochs=config.epochs, validation_data=val,
@@ -41,6 +43,8 @@ def distil(student, train, val, teacher_logits, config, verbose="auto", callback
         metrics=["accuracy"],
         temperature=config.temperature,
         lambda_=config.lambda_,
+        jit_compile=config.jit_compile,
+        steps_per_execution=config.steps_per_execution,
     )
     return distiller.fit(
         {"pixels": train[0], "teacher_logits": teacher_logits[0]}, train[1],

@@ -7,8 +7,9 @@ import pytest
 from distiller import class3, models
 from distiller.config import Config
 from distiller.evaluate import summary
-from distiller.experiments import Splits, run_class3
+from distiller.experiments import run_class3
 from distiller.training import logits
+from tests.conftest import tiny_splits
 
 
 def test_transfer_set_has_no_3_and_keeps_everything_else():
@@ -48,20 +49,6 @@ def test_bias_rules():
     assert class3.choose_bias(curve) == 2  # totals 70, 62, 59, 62, 71
     assert class3.choose_bias(curve, tolerance=0) == 1  # the assignment's literal rule
     assert class3.choose_bias(curve, tolerance=10) == 3
-
-
-def tiny_splits(test_labels=None):
-    rng = np.random.default_rng(0)
-    centers = rng.normal(size=(10, 784)).astype(np.float32)  # a learnable toy problem
-
-    def part(n):
-        y = rng.integers(0, 10, n)
-        return (centers[y] + rng.normal(size=(n, 784)).astype(np.float32) * 2, y)
-
-    train, val, test = part(600), part(300), part(300)
-    if test_labels is not None:
-        test = (test[0], test_labels(test[1]))
-    return Splits(train, val, test)
 
 
 @pytest.fixture

@@ -81,3 +81,24 @@ def test_bad_arguments_refused():
     distiller.compile("adam")
     with pytest.raises(ValueError, match="no teacher"):
         distiller.train_on_batch(np.zeros((2, 784), np.float32), np.zeros(2))
+
+
+def test_mirrored_strategy_on_two_cpus_gives_the_one_device_first_step(batch):
+    import tensorflow as tf
+
+    devices = tf.config.list_logical_devices("CPU")
+    if len(devices) < 2:
+        pytest.skip("needs two logical CPUs (configured at start-up in conftest.py)")
+    x, y = batch
+
+    def first_step(strategy):
+        with strategy.scope():
+            distiller = make(teacher=True)
+        distiller.fit(x, y, batch_size=64, epochs=1, shuffle=False, verbose=0)
+        return distiller.student.get_weights(), distiller.evaluate(x, y, batch_size=64, verbose=0, return_dict=True)
+
+    one_weights, one_logs = first_step(tf.distribute.OneDeviceStrategy("/cpu:0"))
+    two_weights, two_logs = first_step(tf.distribute.MirroredStrategy([d.name for d in devices[:2]]))
+    assert one_logs == pytest.approx(two_logs, rel=1e-5)
+    for a, b in zip(one_weights, two_weights):  # same update: the loss was reduced over the global batch
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)

@@ -94,3 +94,30 @@ def test_bad_flag_values_are_refused(flag):
 def test_help_explains():
     done = train("--help")
     assert done.returncode == 0 and "--seeds" in done.stdout and "class3" in done.stdout
+
+
+def test_quick_run_of_the_opt_in_experiments(quick_run):
+    out, _ = quick_run
+    done = train("--quick", "--out-dir", str(out), "--fractions", "0.1,1", "--widths", "8", "--temperatures", "2",
+                 "paper", "fractions", "widths", "digits78")
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert {"paper", "fractions", "widths", "digits78"} <= set(results)
+    assert "--widths 8" in results["widths"]["command"]
+    assert len(results["paper"]["result"]["800"]["distilled"]) == 1
+    assert (out / "paper_teacher.keras").is_file() and (out / "fractions.png").is_file()
+    assert "## A transfer set of 7s and 8s only" in (out / "results.md").read_text()
+
+
+@pytest.mark.slow
+def test_full_run_meets_the_pipeline_targets(tmp_path):
+    """`make test-slow`: the default run on full MNIST (about 4 minutes on 2 cores)."""
+    done = train("--out-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["teacher"]["result"]["errors"] <= 150
+    assert results["students"]["result"]["student"][0]["errors"] <= 160
+    assert results["students"]["result"]["student_kd"][0]["errors"] <= 160
+    class3 = results["class3"]["result"]["records"]
+    assert class3["shifted"]["errors_on_3"] <= 2 * class3["student_kd"]["errors_on_3"]
+    assert class3["shifted"]["errors"] <= 1.25 * class3["student_kd"]["errors"]

@@ -1,0 +1,133 @@
+"""Where distillation pays: the paper's strong teacher, small transfer sets, small students, 7s and 8s.
+
+Every run goes through training.train_on_labels / training.distil; plain and distilled students of
+one seed start from the same weights, so their difference is paired.
+"""
+
+import dataclasses
+import json
+
+import keras
+import numpy as np
+
+from distiller import cache, class3, models
+from distiller.evaluate import count_errors, predictions, summary
+from distiller.training import distil, logits, train_on_labels
+
+PAPER = {
+    "paper_protocol": {"teacher": 67, "student": 146, "student_kd": 74, "best_public_mlp": [100, 171, 111]},
+    "digits78": {"error_percent": 47.3, "shifted_error_percent": 13.2, "bias": -7.6},
+}
+
+
+def repeat_to(arrays, n):
+    """Tile a small transfer set to at least n rows: it gets as many steps per epoch as the full one."""
+    times = -(-n // len(arrays[0]))
+    return tuple(np.concatenate([a] * times) for a in arrays)
+
+
+def test_errors(model, data):
+    return summary(logits(model, data.test[0]), data.test[1])["errors"]
+
+
+def paired(config, data, teacher_logits, units, seeds, train=None, keep=None):
+    """Test errors of a plain and a distilled student per seed, on `train` (default: the training split).
+
+    `keep` selects the transfer set's rows of the teacher's training logits.
+    """
+    train = data.train if train is None else train
+    soft = teacher_logits[0] if keep is None else teacher_logits[0][keep]
+    full = len(data.train[0])
+    results = {"plain": [], "distilled": []}
+    for seed in seeds:
+        for kind in ("plain", "distilled"):
+            keras.utils.set_random_seed(seed)
+            student = models.mlp(units, f"student{units[0]}")
+            if kind == "plain":
+                train_on_labels(student, repeat_to(train, full), data.val, config, verbose=0)
+            else:
+                x, y, v = repeat_to((*train, soft), full)
+                distil(student, (x, y), data.val, (v, teacher_logits[1]), config, verbose=0)
+            results[kind].append(test_errors(student, data))
+    return results
+
+
+def get_paper_teacher(config, data, out, log=print):
+    path = out / "paper_teacher.keras"
+    if path.exists() and not config.retrain:
+        log(f"Paper teacher: reusing {path}")
+        return models.load(path, "paper teacher")
+    log(f"Paper teacher: 1200-1200 with jitter, dropout and max-norm, {config.paper_teacher_epochs} epochs")
+    keras.utils.set_random_seed(config.seed)
+    teacher = models.paper_teacher()
+    # XLA cannot compile the jitter layer; more epochs, since dropout slows learning.
+    settings = dataclasses.replace(config, epochs=config.paper_teacher_epochs, jit_compile=False)
+    train_on_labels(teacher, data.train, data.val, settings)
+    teacher.save(path)
+    (out / "paper_teacher.json").write_text(json.dumps({"config": dataclasses.asdict(settings)}, indent=2) + "\n")
+    return teacher
+
+
+def seeds_of(config):
+    return list(range(config.seed, config.seed + config.seeds))
+
+
+def paper_protocol(config, data, out, log=print):
+    """A regularized teacher; 800-800 and 600-600 students, plain and distilled at T = 20."""
+    teacher = get_paper_teacher(config, data, out, log)
+    soft = tuple(cache.teacher_logits(teacher, x, out / "teacher_logits") for x in (data.train[0], data.val[0]))
+    kd = dataclasses.replace(config, temperature=20.0)
+    result = {"teacher": test_errors(teacher, data), "temperature": 20.0, "lambda_": config.lambda_}
+    for width in (800, 600):
+        log(f"Paper protocol: students {width}-{width}, plain and distilled at T=20, seeds {seeds_of(config)}")
+        result[str(width)] = paired(kd, data, soft, (width, width), seeds_of(config))
+    return result
+
+
+def transfer_fractions(config, data, teacher_logits, log=print):
+    """Students 600-600 from the first 1%, 3%, 10%, 100% of the (already shuffled) training split."""
+    result = {}
+    for fraction in config.fractions:
+        n = max(10, round(fraction * len(data.train[0])))
+        keep = np.arange(len(data.train[0])) < n
+        log(f"Transfer set of {n} images ({fraction:.0%}), seeds {seeds_of(config)}")
+        subset = (data.train[0][keep], data.train[1][keep])
+        result[str(fraction)] = {"images": n, **paired(config, data, teacher_logits, models.STUDENT_UNITS,
+                                                       seeds_of(config), subset, keep)}
+    return result
+
+
+def small_students(config, data, teacher_logits, log=print):
+    """Students of config.widths units per layer: plain, and distilled at each of config.temperatures."""
+    result = {}
+    for width in config.widths:
+        runs = {"plain": None, "distilled": {}}
+        for temperature in config.temperatures:
+            log(f"Student {width}-{width} at T={temperature:g}, seeds {seeds_of(config)}")
+            settings = dataclasses.replace(config, temperature=temperature)
+            pair = paired(settings, data, teacher_logits, (width, width), seeds_of(config))
+            runs["plain"] = pair["plain"]  # the same at every T: same seeds, same weights
+            runs["distilled"][str(temperature)] = pair["distilled"]
+        result[str(width)] = runs
+    return result
+
+
+def digits_7_and_8(config, data, teacher_logits, out, log=print):
+    """An 800-800 student distilled on the 7s and 8s alone, then the biases of 7 and 8 lowered by b."""
+    keep = np.isin(data.train[1], (7, 8))
+    transfer = repeat_to((data.train[0][keep], data.train[1][keep], teacher_logits[0][keep]), len(data.train[0]))
+    log(f"7-and-8 transfer set: {keep.sum()} images")
+    keras.utils.set_random_seed(config.seed)
+    student = models.mlp((800, 800), "student800")
+    distil(student, transfer[:2], data.val, (transfer[2], teacher_logits[1]), config, verbose=0)
+    val_logits = logits(student, data.val[0])
+    shifts = np.arange(0.0, 15.01, 0.2)
+    down = -np.isin(np.arange(models.NUM_CLASSES), (7, 8)).astype(np.float32)  # lower both biases by b
+    curve = [count_errors(predictions(val_logits + b * down), data.val[1]) for b in shifts]
+    b = float(shifts[int(np.argmin(curve))])  # chosen on the validation split
+    shifted = class3.shift_bias(class3.shift_bias(student, -b, 7), -b, 8)
+    shifted.save(out / "student_78_shifted.keras")
+    size = len(data.test[1])
+    return {"error_percent": 100 * test_errors(student, data) / size, "bias": -b,
+            "shifted_error_percent": 100 * test_errors(shifted, data) / size,
+            "curve": {"bias": [-float(s) for s in shifts], "val_errors": curve}}

@@ -1,0 +1,110 @@
+import dataclasses
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from distiller import models, report, where_it_pays
+from distiller.config import Config
+from distiller.training import logits
+from tests.conftest import tiny_splits
+
+CONFIG = Config(epochs=1, batch_size=64, seeds=2, fractions=(0.1, 1.0), widths=(8,), temperatures=(2.0, 4.0))
+
+
+@pytest.fixture(scope="module")
+def setup():
+    data = tiny_splits()
+    keras.utils.set_random_seed(0)
+    teacher = models.teacher()
+    return data, (logits(teacher, data.train[0]), logits(teacher, data.val[0]))
+
+
+def test_repeat_to_gives_a_small_set_as_many_rows_as_the_full_one():
+    x, y = np.arange(7), np.arange(7) * 10
+    rx, ry = where_it_pays.repeat_to((x, y), 20)
+    assert len(rx) == 21 and list(rx[:7]) == list(x) and list(ry[14:]) == list(y)
+
+
+def test_paper_teacher_regularizes_only_in_training():
+    keras.utils.set_random_seed(0)
+    teacher = models.paper_teacher(max_norm=1.0)
+    assert teacher.count_params() == models.teacher().count_params()
+    x = np.random.default_rng(0).normal(size=(8, 784)).astype(np.float32)
+    np.testing.assert_array_equal(teacher(x, training=False), teacher(x, training=False))
+    assert not np.allclose(teacher(x, training=True), teacher(x, training=False))
+    teacher.compile(keras.optimizers.SGD(10.0), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    teacher.fit(x, np.arange(8), epochs=1, verbose=0)  # a huge step, then the constraint
+    for layer in ("hidden1", "hidden2", "logits"):
+        assert np.linalg.norm(teacher.get_layer(layer).kernel.numpy(), axis=0).max() <= 1.0 + 1e-5
+
+
+def test_fractions_use_the_first_n_images_and_their_own_teacher_logits(setup, monkeypatch):
+    data, soft = setup
+    seen = []
+
+    def fake_paired(config, data, teacher_logits, units, seeds, train=None, keep=None):
+        seen.append((train, keep))
+        return {"plain": [1] * len(seeds), "distilled": [0] * len(seeds)}
+
+    monkeypatch.setattr(where_it_pays, "paired", fake_paired)
+    result = where_it_pays.transfer_fractions(CONFIG, data, soft, log=lambda *_: None)
+    assert [r["images"] for r in result.values()] == [60, 600]
+    (subset, keep), _ = seen
+    assert len(subset[0]) == 60 and keep.sum() == 60
+    np.testing.assert_array_equal(subset[0], data.train[0][keep])
+
+
+def test_paired_runs_count_errors_per_seed_and_start_from_the_same_weights(setup):
+    data, soft = setup
+    no_soft_term = dataclasses.replace(CONFIG, lambda_=0.0, jit_compile=False)
+    result = where_it_pays.paired(no_soft_term, data, soft, (16, 16), [0, 1])
+    assert len(result["plain"]) == len(result["distilled"]) == 2
+    # lambda = 0 leaves only the hard loss: the "distilled" run is the plain run again, up to float noise.
+    assert np.abs(np.subtract(result["plain"], result["distilled"])).max() <= 2
+
+
+def test_small_students_report_every_temperature(setup):
+    data, soft = setup
+    result = where_it_pays.small_students(CONFIG, data, soft, log=lambda *_: None)
+    assert list(result["8"]["distilled"]) == ["2.0", "4.0"] and len(result["8"]["plain"]) == 2
+
+
+def test_7_and_8_transfer_set_and_bias_chosen_on_validation(setup, monkeypatch, tmp_path):
+    data, soft = setup
+    labels_seen = []
+    real_distil = where_it_pays.distil
+
+    def spy(student, train, *args, **kwargs):
+        labels_seen.append(np.unique(train[1]))
+        return real_distil(student, train, *args, **kwargs)
+
+    monkeypatch.setattr(where_it_pays, "distil", spy)
+    first = where_it_pays.digits_7_and_8(CONFIG, data, soft, tmp_path, log=lambda *_: None)
+    assert list(labels_seen[0]) == [7, 8]
+    shuffled = tiny_splits(test_labels=lambda y: np.random.default_rng(3).permutation(y))
+    second = where_it_pays.digits_7_and_8(CONFIG, shuffled, soft, tmp_path, log=lambda *_: None)
+    assert second["bias"] == first["bias"] <= 0 and second["curve"] == first["curve"]
+
+
+def test_report_renders_every_experiment(tmp_path):
+    section = lambda result: {"date": "2026-11-27", "machine": "test", "config": dataclasses.asdict(CONFIG),
+                              "result": result}
+    results = {
+        "paper": section({"teacher": 80, "temperature": 20.0, "lambda_": 1.0,
+                          "800": {"plain": [150, 160], "distilled": [100, 104]},
+                          "600": {"plain": [150, 152], "distilled": [110, 112]}}),
+        "fractions": section({"0.01": {"images": 550, "plain": [1258, 1300], "distilled": [709, 700]},
+                              "1.0": {"images": 55000, "plain": [150, 152], "distilled": [140, 150]}}),
+        "widths": section({"30": {"plain": [400, 410], "distilled": {"2.0": [350, 360], "4.0": [340, 330]}}}),
+        "digits78": section({"error_percent": 40.0, "shifted_error_percent": 10.0, "bias": -7.0,
+                             "curve": {"bias": [0, -7], "val_errors": [2000, 500]}}),
+    }
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    text = report.write(tmp_path)
+    assert "| 800-800 | 155.0 +- 7.1 | 102.0 +- 2.8 | -53.0 +- 4.2 |" in text
+    assert "| 1% | 550 | 1279.0 +- 29.7 | 704.5 +- 6.4 |" in text
+    assert "| 30-30 | 405.0 +- 7.1 | 355.0 +- 7.1 | 335.0 +- 7.1 |" in text
+    assert "| biases lowered (b chosen on validation) | 10.0% | -7 |" in text
+    assert (tmp_path / "fractions.png").is_file() and (tmp_path / "widths.png").is_file()
