@@ -39,3 +39,8 @@ def teacher_logits(teacher, x, cache_dir):
         np.save(f, values)  # written aside, then renamed: a reader never sees half a file
     os.replace(f.name, path)
     return values
+
+
+def teacher_logits_for(teacher, data, cache_dir):
+    """(logits on the training split, logits on the validation split), through the cache."""
+    return tuple(teacher_logits(teacher, x, cache_dir) for x in (data.train[0], data.val[0]))

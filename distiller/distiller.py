@@ -21,6 +21,8 @@ class Distiller(keras.Model):
         super().__init__(**kwargs)
         self.student = student
         self.teacher = teacher
+        # Built when the student is: its weights are the only ones trained (BackupAndRestore needs this).
+        self.built = student.built
         if teacher is not None:
             teacher.trainable = False  # its weights never reach the optimizer
         self.temperature, self.lambda_ = 1.0, 0.0

@@ -139,7 +139,7 @@ def run(config, stages=STAGES, log=print):
     teacher, teacher_record = get_teacher(config, data, out, log)
     report.update(out, "teacher", config, teacher_record)
     # Once per (teacher, data), kept on disk: reused by every stage, seed and tuner trial.
-    teacher_logits = tuple(cache.teacher_logits(teacher, x, out / "teacher_logits") for x in (data.train[0], data.val[0]))
+    teacher_logits = cache.teacher_logits_for(teacher, data, out / "teacher_logits")
     if "students" in stages:
         records = train_students(config, data, teacher_logits, out, log)
         report.update(out, "students", config, {**records, "statistics": seed_statistics(records)})

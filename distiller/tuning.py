@@ -132,8 +132,7 @@ def teacher_and_data(config, log=print):
     out = Path(config.out_dir)
     teacher = models.load(out / "teacher.keras", "teacher")
     data = prepare_data(config, log)
-    logits = tuple(cache.teacher_logits(teacher, x, out / "teacher_logits") for x in (data.train[0], data.val[0]))
-    return data, logits
+    return data, cache.teacher_logits_for(teacher, data, out / "teacher_logits")
 
 
 def run(config, kind, trials, directory, project="search", overwrite=False, role=None, started=None, log=print):

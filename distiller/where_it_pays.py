@@ -30,26 +30,36 @@ def test_errors(model, data):
     return summary(logits(model, data.test[0]), data.test[1])["errors"]
 
 
-def paired(config, data, teacher_logits, units, seeds, train=None, keep=None):
-    """Test errors of a plain and a distilled student per seed, on `train` (default: the training split).
-
-    `keep` selects the transfer set's rows of the teacher's training logits.
-    """
-    train = data.train if train is None else train
-    soft = teacher_logits[0] if keep is None else teacher_logits[0][keep]
-    full = len(data.train[0])
-    results = {"plain": [], "distilled": []}
+def plain_errors(config, data, units, seeds, keep=None):
+    """Test errors of students trained on labels, one per seed, on the rows `keep` of the training split."""
+    train = data.train if keep is None else (data.train[0][keep], data.train[1][keep])
+    errors = []
     for seed in seeds:
-        for kind in ("plain", "distilled"):
-            keras.utils.set_random_seed(seed)
-            student = models.mlp(units, f"student{units[0]}")
-            if kind == "plain":
-                train_on_labels(student, repeat_to(train, full), data.val, config, verbose=0)
-            else:
-                x, y, v = repeat_to((*train, soft), full)
-                distil(student, (x, y), data.val, (v, teacher_logits[1]), config, verbose=0)
-            results[kind].append(test_errors(student, data))
-    return results
+        keras.utils.set_random_seed(seed)
+        student = models.mlp(units, f"student{units[0]}")
+        train_on_labels(student, repeat_to(train, len(data.train[0])), data.val, config, verbose=0)
+        errors.append(test_errors(student, data))
+    return errors
+
+
+def distilled_errors(config, data, teacher_logits, units, seeds, keep=None):
+    """The same students (same seeds, so the same initial weights) distilled instead."""
+    x, y, v = data.train[0], data.train[1], teacher_logits[0]
+    if keep is not None:
+        x, y, v = x[keep], y[keep], v[keep]
+    x, y, v = repeat_to((x, y, v), len(data.train[0]))
+    errors = []
+    for seed in seeds:
+        keras.utils.set_random_seed(seed)
+        student = models.mlp(units, f"student{units[0]}")
+        distil(student, (x, y), data.val, (v, teacher_logits[1]), config, verbose=0)
+        errors.append(test_errors(student, data))
+    return errors
+
+
+def paired(config, data, teacher_logits, units, seeds, keep=None):
+    return {"plain": plain_errors(config, data, units, seeds, keep),
+            "distilled": distilled_errors(config, data, teacher_logits, units, seeds, keep)}
 
 
 def get_paper_teacher(config, data, out, log=print):
@@ -75,7 +85,7 @@ def seeds_of(config):
 def paper_protocol(config, data, out, log=print):
     """A regularized teacher; 800-800 and 600-600 students, plain and distilled at T = 20."""
     teacher = get_paper_teacher(config, data, out, log)
-    soft = tuple(cache.teacher_logits(teacher, x, out / "teacher_logits") for x in (data.train[0], data.val[0]))
+    soft = cache.teacher_logits_for(teacher, data, out / "teacher_logits")
     kd = dataclasses.replace(config, temperature=20.0)
     result = {"teacher": test_errors(teacher, data), "temperature": 20.0, "lambda_": config.lambda_}
     for width in (800, 600):
@@ -91,9 +101,8 @@ def transfer_fractions(config, data, teacher_logits, log=print):
         n = max(10, round(fraction * len(data.train[0])))
         keep = np.arange(len(data.train[0])) < n
         log(f"Transfer set of {n} images ({fraction:.0%}), seeds {seeds_of(config)}")
-        subset = (data.train[0][keep], data.train[1][keep])
         result[str(fraction)] = {"images": n, **paired(config, data, teacher_logits, models.STUDENT_UNITS,
-                                                       seeds_of(config), subset, keep)}
+                                                       seeds_of(config), keep)}
     return result
 
 
@@ -101,13 +110,13 @@ def small_students(config, data, teacher_logits, log=print):
     """Students of config.widths units per layer: plain, and distilled at each of config.temperatures."""
     result = {}
     for width in config.widths:
-        runs = {"plain": None, "distilled": {}}
+        log(f"Student {width}-{width} on labels, seeds {seeds_of(config)}")
+        runs = {"plain": plain_errors(config, data, (width, width), seeds_of(config)), "distilled": {}}
         for temperature in config.temperatures:
             log(f"Student {width}-{width} at T={temperature:g}, seeds {seeds_of(config)}")
             settings = dataclasses.replace(config, temperature=temperature)
-            pair = paired(settings, data, teacher_logits, (width, width), seeds_of(config))
-            runs["plain"] = pair["plain"]  # the same at every T: same seeds, same weights
-            runs["distilled"][str(temperature)] = pair["distilled"]
+            runs["distilled"][str(temperature)] = distilled_errors(settings, data, teacher_logits, (width, width),
+                                                                  seeds_of(config))
         result[str(width)] = runs
     return result
 

@@ -102,3 +102,23 @@ def test_mirrored_strategy_on_two_cpus_gives_the_one_device_first_step(batch):
     assert one_logs == pytest.approx(two_logs, rel=1e-5)
     for a, b in zip(one_weights, two_weights):  # same update: the loss was reduced over the global batch
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_standard_callbacks_work(batch, tmp_path):
+    x, y = batch
+    distiller = make(teacher=False)
+    teacher_logits = make().teacher(x).numpy()
+    inputs = {"pixels": x, "teacher_logits": teacher_logits}
+    history = distiller.fit(
+        inputs, y, batch_size=16, epochs=50, verbose=0, validation_data=(inputs, y),
+        callbacks=[
+            keras.callbacks.EarlyStopping("val_distillation_loss", mode="min", patience=0, min_delta=1e9),
+            keras.callbacks.ModelCheckpoint(str(tmp_path / "best.keras"), monitor="val_loss"),
+            keras.callbacks.TensorBoard(str(tmp_path / "logs")),
+            keras.callbacks.BackupAndRestore(str(tmp_path / "backup")),
+        ],
+    )
+    assert len(history.history["loss"]) == 2  # EarlyStopping read the Distiller's own metric
+    restored = keras.models.load_model(tmp_path / "best.keras")
+    np.testing.assert_allclose(restored.predict(inputs, verbose=0), distiller.predict(inputs, verbose=0), atol=1e-6)
+    assert list((tmp_path / "logs").rglob("*tfevents*"))

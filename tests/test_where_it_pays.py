@@ -44,16 +44,19 @@ def test_fractions_use_the_first_n_images_and_their_own_teacher_logits(setup, mo
     data, soft = setup
     seen = []
 
-    def fake_paired(config, data, teacher_logits, units, seeds, train=None, keep=None):
-        seen.append((train, keep))
-        return {"plain": [1] * len(seeds), "distilled": [0] * len(seeds)}
+    def spy(student, train, val, teacher_logits, config, **kwargs):  # a distillation run's transfer set
+        seen.append((train, teacher_logits[0]))
 
-    monkeypatch.setattr(where_it_pays, "paired", fake_paired)
+    monkeypatch.setattr(where_it_pays, "distil", spy)
+    monkeypatch.setattr(where_it_pays, "train_on_labels", lambda *args, **kwargs: None)
     result = where_it_pays.transfer_fractions(CONFIG, data, soft, log=lambda *_: None)
     assert [r["images"] for r in result.values()] == [60, 600]
-    (subset, keep), _ = seen
-    assert len(subset[0]) == 60 and keep.sum() == 60
-    np.testing.assert_array_equal(subset[0], data.train[0][keep])
+    (x, y), v = seen[0]  # 10%: the first 60 images, tiled to the full 600 rows, with their own logits
+    assert len(x) == 600
+    np.testing.assert_array_equal(y[:60], data.train[1][:60])
+    np.testing.assert_array_equal(x[:60], data.train[0][:60])
+    np.testing.assert_array_equal(x[60:120], data.train[0][:60])
+    np.testing.assert_array_equal(v[:60], soft[0][:60])
 
 
 def test_paired_runs_count_errors_per_seed_and_start_from_the_same_weights(setup):
