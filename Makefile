@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test test-slow lint clean
+.PHONY: run test test-slow lint benchmark clean
 
 run: $(INSTALLED)
 	$(PY) train.py
@@ -26,3 +26,6 @@ $(INSTALLED): pyproject.toml
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+benchmark: $(INSTALLED)
+	$(PY) benchmarks/distillation_speed.py

@@ -43,7 +43,9 @@ def parse_args(argv):
     p.add_argument("--val-size", type=checked(int, 0), default=d.val_size)
     p.add_argument("--data-dir", default=d.data_dir)
     p.add_argument("--out-dir", default=d.out_dir, help="where the saved teacher is (default saved_models)")
-    p.add_argument("--role", choices=("chief", "worker"), help=argparse.SUPPRESS)  # set by --workers
+    p.add_argument("--role", choices=("chief", "worker"),
+                   help="this process's part in a distributed search (set by --workers; by hand on several "
+                   "machines, with the KERASTUNER_* variables, see the README)")
     return p.parse_args(argv)
 
 

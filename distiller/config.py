@@ -21,7 +21,9 @@ class Config:
     learning_rate: float = 1e-3  # Adam's peak rate, decayed to 0 by a cosine over all steps
     jit_compile: bool = True  # XLA; Keras turns it off on CPU by default, but it was faster here (benchmarks/)
     steps_per_execution: int = 32  # steps per tf.function call: less per-step Python overhead (benchmarks/)
-    temperature: float = 20.0  # T of the soft targets (the paper's MNIST value)
+    # T and lambda: the best of `python tune.py` (20 random trials of 10 epochs, validation split):
+    # 84 validation errors against 87 for the plain Student, within seed noise. The paper used T = 20.
+    temperature: float = 12.0  # T of the soft targets
     lambda_: float = 1.0  # weight of the T^2-scaled soft-target term
     train_size: int | None = None  # use only this many training images (--quick, smoke tests)
     paper_teacher_epochs: int = 60  # the regularized teacher learns slower (dropout, jitter)
