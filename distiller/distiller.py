@@ -12,7 +12,7 @@ distillation_loss is T^2 * CE(softmax(v/T), softmax(z/T)). Gradients come from a
 import keras
 import tensorflow as tf
 
-from distiller.losses import check_hyperparameters, hard_target_loss, soft_target_loss
+from distiller.losses import check_hyperparameters, per_example_losses
 
 
 @keras.saving.register_keras_serializable(package="distiller")
@@ -52,9 +52,7 @@ class Distiller(keras.Model):
 
     def compute_losses(self, labels, student_logits, teacher_logits):
         """Per-example (total, student_loss, distillation_loss)."""
-        student_loss = hard_target_loss(labels, student_logits)
-        distillation_loss = self.temperature**2 * soft_target_loss(teacher_logits, student_logits, self.temperature)
-        return student_loss + self.lambda_ * distillation_loss, student_loss, distillation_loss
+        return per_example_losses(labels, student_logits, teacher_logits, self.temperature, self.lambda_)
 
     def train_step(self, data):
         inputs, labels = unpack(data)

@@ -26,9 +26,14 @@ def soft_target_loss(teacher_logits, student_logits, temperature):
     return -tf.reduce_sum(soft_targets * tf.nn.log_softmax(student_logits / temperature), axis=-1)
 
 
-def distillation_loss(labels, student_logits, teacher_logits, temperature, lambda_):
-    """Batch mean of the combined objective; T^2 keeps the soft gradients' scale independent of T."""
-    check_hyperparameters(temperature, lambda_)
+def per_example_losses(labels, student_logits, teacher_logits, temperature, lambda_):
+    """Per-example (total, hard CE, T^2 * soft CE); T^2 keeps the soft gradients' scale independent of T."""
     hard = hard_target_loss(labels, student_logits)
-    soft = soft_target_loss(teacher_logits, student_logits, temperature)
-    return tf.reduce_mean(hard + lambda_ * temperature**2 * soft)
+    soft = temperature**2 * soft_target_loss(teacher_logits, student_logits, temperature)
+    return hard + lambda_ * soft, hard, soft
+
+
+def distillation_loss(labels, student_logits, teacher_logits, temperature, lambda_):
+    """Batch mean of the combined objective."""
+    check_hyperparameters(temperature, lambda_)
+    return tf.reduce_mean(per_example_losses(labels, student_logits, teacher_logits, temperature, lambda_)[0])

@@ -30,36 +30,29 @@ def test_errors(model, data):
     return summary(logits(model, data.test[0]), data.test[1])["errors"]
 
 
-def plain_errors(config, data, units, seeds, keep=None):
-    """Test errors of students trained on labels, one per seed, on the rows `keep` of the training split."""
-    train = data.train if keep is None else (data.train[0][keep], data.train[1][keep])
+def errors_per_seed(config, data, units, seeds, keep=None, teacher_logits=None):
+    """Test errors of one student per seed, on the rows `keep` of the training split: trained on labels,
+    or distilled when teacher_logits is given. Same seeds, so plain and distilled share initial weights."""
+    keep = np.ones(len(data.train[0]), bool) if keep is None else keep
+    columns = (data.train[0][keep], data.train[1][keep])
+    if teacher_logits is not None:
+        columns += (teacher_logits[0][keep],)
+    x, y, *soft = repeat_to(columns, len(data.train[0]))
     errors = []
     for seed in seeds:
         keras.utils.set_random_seed(seed)
         student = models.mlp(units, f"student{units[0]}")
-        train_on_labels(student, repeat_to(train, len(data.train[0])), data.val, config, verbose=0)
-        errors.append(test_errors(student, data))
-    return errors
-
-
-def distilled_errors(config, data, teacher_logits, units, seeds, keep=None):
-    """The same students (same seeds, so the same initial weights) distilled instead."""
-    x, y, v = data.train[0], data.train[1], teacher_logits[0]
-    if keep is not None:
-        x, y, v = x[keep], y[keep], v[keep]
-    x, y, v = repeat_to((x, y, v), len(data.train[0]))
-    errors = []
-    for seed in seeds:
-        keras.utils.set_random_seed(seed)
-        student = models.mlp(units, f"student{units[0]}")
-        distil(student, (x, y), data.val, (v, teacher_logits[1]), config, verbose=0)
+        if teacher_logits is None:
+            train_on_labels(student, (x, y), data.val, config, verbose=0)
+        else:
+            distil(student, (x, y), data.val, (soft[0], teacher_logits[1]), config, verbose=0)
         errors.append(test_errors(student, data))
     return errors
 
 
 def paired(config, data, teacher_logits, units, seeds, keep=None):
-    return {"plain": plain_errors(config, data, units, seeds, keep),
-            "distilled": distilled_errors(config, data, teacher_logits, units, seeds, keep)}
+    return {"plain": errors_per_seed(config, data, units, seeds, keep),
+            "distilled": errors_per_seed(config, data, units, seeds, keep, teacher_logits)}
 
 
 def get_paper_teacher(config, data, out, log=print):
@@ -111,12 +104,12 @@ def small_students(config, data, teacher_logits, log=print):
     result = {}
     for width in config.widths:
         log(f"Student {width}-{width} on labels, seeds {seeds_of(config)}")
-        runs = {"plain": plain_errors(config, data, (width, width), seeds_of(config)), "distilled": {}}
+        runs = {"plain": errors_per_seed(config, data, (width, width), seeds_of(config)), "distilled": {}}
         for temperature in config.temperatures:
             log(f"Student {width}-{width} at T={temperature:g}, seeds {seeds_of(config)}")
             settings = dataclasses.replace(config, temperature=temperature)
-            runs["distilled"][str(temperature)] = distilled_errors(settings, data, teacher_logits, (width, width),
-                                                                  seeds_of(config))
+            runs["distilled"][str(temperature)] = errors_per_seed(settings, data, (width, width),
+                                                                 seeds_of(config), teacher_logits=teacher_logits)
         result[str(width)] = runs
     return result
 
