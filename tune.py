@@ -3,10 +3,11 @@
     python tune.py                                   # 20 random trials of 10 epochs
     python tune.py --tuner bayesian --trials 30
     python tune.py --workers 2                       # a chief and 2 workers on this machine
+    python tune.py --teacher saved_models/paper_teacher.keras --project paper   # for the paper stage
     python train.py --hparams tuning/search/best.json   # train Student2.0 with the best pair
 
-Needs saved_models/teacher.keras (`make run` trains it). An interrupted search resumes where it
-stopped; --overwrite starts afresh. Outputs in PROJECT_DIR/PROJECT: report.md (every trial,
+Needs saved_models/teacher.keras (`make run` trains it), or the --teacher given. An interrupted
+search resumes where it stopped; --overwrite starts afresh. Outputs in PROJECT_DIR/PROJECT: report.md (every trial,
 best first), best.json, accuracy_vs_temperature.png, heatmap.png, and tensorboard/ for
 TensorBoard's HParams dashboard (`tensorboard --logdir tuning/search/tensorboard`).
 """
@@ -43,6 +44,8 @@ def parse_args(argv):
     p.add_argument("--val-size", type=checked(int, 0), default=d.val_size)
     p.add_argument("--data-dir", default=d.data_dir)
     p.add_argument("--out-dir", default=d.out_dir, help="where the saved teacher is (default saved_models)")
+    p.add_argument("--teacher", help="the saved teacher to distil from (default OUT_DIR/teacher.keras; e.g. "
+                   "saved_models/paper_teacher.keras, the paper stage's regularized teacher)")
     p.add_argument("--role", choices=("chief", "worker"),
                    help="this process's part in a distributed search (set by --workers; by hand on several "
                    "machines, with the KERASTUNER_* variables, see the README)")
@@ -66,7 +69,8 @@ def main(argv=None):
             if any(codes):
                 raise DistillerError(f"a tuner process failed: exit codes {codes} (chief first)")
         text = tuning.run(config, args.tuner, args.trials, args.project_dir, args.project,
-                          overwrite=args.overwrite and not args.workers, role=args.role, started=started)
+                          overwrite=args.overwrite and not args.workers, role=args.role, started=started,
+                          teacher=args.teacher)
         if text:
             print(text)
             print(f"Report, best.json and plots are in {folder}/")

@@ -26,7 +26,8 @@ class Config:
     temperature: float = 12.0  # T of the soft targets
     lambda_: float = 1.0  # weight of the T^2-scaled soft-target term
     train_size: int | None = None  # use only this many training images (--quick, smoke tests)
-    paper_teacher_epochs: int = 60  # the regularized teacher learns slower (dropout, jitter)
+    # The regularized teacher learns slower (dropout, jitter): 60 epochs gave 60 validation errors, 300 gave 46.
+    paper_teacher_epochs: int = 300
     fractions: tuple = (0.01, 0.03, 0.1, 1.0)  # fractions stage: parts of the training split used as transfer sets
     widths: tuple = (30, 300)  # widths stage: units per hidden layer of the small students
     temperatures: tuple = (1.0, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0, 12.0, 20.0, 30.0)  # widths stage: T values

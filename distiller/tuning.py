@@ -127,18 +127,21 @@ def best_hyperparameters(rows, plain_accuracy):
             "plain_student_val_accuracy": plain_accuracy, "trial": best["trial"], "epochs": best["epochs"]}
 
 
-def teacher_and_data(config, log=print):
-    """The saved teacher, the splits, and the teacher's logits on them (from the on-disk cache)."""
+def teacher_and_data(config, teacher_path=None, log=print):
+    """The saved teacher (default: OUT_DIR/teacher.keras), the splits, and the teacher's logits on them
+    (from the on-disk cache)."""
     out = Path(config.out_dir)
-    teacher = models.load(out / "teacher.keras", "teacher")
+    teacher = models.load(teacher_path or out / "teacher.keras", "teacher")
     data = prepare_data(config, log)
     return data, cache.teacher_logits_for(teacher, data, out / "teacher_logits")
 
 
-def run(config, kind, trials, directory, project="search", overwrite=False, role=None, started=None, log=print):
+def run(config, kind, trials, directory, project="search", overwrite=False, role=None, started=None, teacher=None,
+        log=print):
     """Search, then write the report; `role` is "chief" or "worker" inside a distributed search.
 
     config.epochs is the epochs per trial; `started` is the perf_counter() at which the search began.
+    `teacher` is the saved teacher's path (default OUT_DIR/teacher.keras).
     Returns the report's Markdown (None for a chief or a worker).
     """
     start = started or time.perf_counter()
@@ -146,16 +149,16 @@ def run(config, kind, trials, directory, project="search", overwrite=False, role
         make_tuner(kind, DistillationHyperModel(config, 1), trials, config.epochs, config.seed, directory,
                    project).search()
         return None
-    data, logits = teacher_and_data(config, log)
+    data, logits = teacher_and_data(config, teacher, log)
     hypermodel = DistillationHyperModel(config, len(data.train[0]))
     tuner = make_tuner(kind, hypermodel, trials, config.epochs, config.seed, directory, project, overwrite)
     search(tuner, data, logits, config, config.epochs, Path(directory) / project / "tensorboard")
     if role == "worker":
         return None
-    return write_report(config, tuner, data, kind, directory, project, time.perf_counter() - start, log)
+    return write_report(config, tuner, data, kind, directory, project, time.perf_counter() - start, teacher, log)
 
 
-def write_report(config, tuner, data, kind, directory, project, seconds, log=print):
+def write_report(config, tuner, data, kind, directory, project, seconds, teacher=None, log=print):
     folder = Path(directory) / project
     rows = trial_rows(tuner, config.epochs)
     if not rows:
@@ -165,7 +168,8 @@ def write_report(config, tuner, data, kind, directory, project, seconds, log=pri
     (folder / "trials.json").write_text(json.dumps(rows, indent=2) + "\n")
     meta = {"date": datetime.date.today().isoformat(), "machine": report.machine(), "tuner": kind,
             "epochs": config.epochs, "seed": config.seed, "val_size": len(data.val[0]), "seconds": seconds,
-            "command": f"python tune.py --tuner {kind} --trials {len(rows)} --epochs {config.epochs}"}
+            "command": f"python tune.py --tuner {kind} --trials {len(rows)} --epochs {config.epochs}"
+                       + (f" --teacher {teacher}" if teacher else "") + (f" --project {project}" if project != "search" else "")}
     text = report.render_search(rows, best, meta)
     (folder / "report.md").write_text(text)
     report.plot_search(rows, best["plain_student_val_accuracy"], folder)

@@ -6,6 +6,7 @@ one seed start from the same weights, so their difference is paired.
 
 import dataclasses
 import json
+import time
 
 import keras
 import numpy as np
@@ -65,9 +66,12 @@ def get_paper_teacher(config, data, out, log=print):
     teacher = models.paper_teacher()
     # XLA cannot compile the jitter layer; more epochs, since dropout slows learning.
     settings = dataclasses.replace(config, epochs=config.paper_teacher_epochs, jit_compile=False)
+    started = time.perf_counter()
     train_on_labels(teacher, data.train, data.val, settings)
+    record = {"config": dataclasses.asdict(settings), "seconds": round(time.perf_counter() - started),
+              "val_errors": count_errors(predictions(logits(teacher, data.val[0])), data.val[1])}
     teacher.save(path)
-    (out / "paper_teacher.json").write_text(json.dumps({"config": dataclasses.asdict(settings)}, indent=2) + "\n")
+    (out / "paper_teacher.json").write_text(json.dumps(record, indent=2) + "\n")
     return teacher
 
 
@@ -76,14 +80,22 @@ def seeds_of(config):
 
 
 def paper_protocol(config, data, out, log=print):
-    """A regularized teacher; 800-800 and 600-600 students, plain and distilled at T = 20."""
+    """A regularized teacher; 800-800 and 600-600 students, plain and distilled at the paper's T = 20
+    (lambda = 1) and at the run's T and lambda (the tuner's best: --hparams, or tuning/search/best.json)."""
     teacher = get_paper_teacher(config, data, out, log)
     soft = cache.teacher_logits_for(teacher, data, out / "teacher_logits")
-    kd = dataclasses.replace(config, temperature=20.0)
-    result = {"teacher": test_errors(teacher, data), "temperature": 20.0, "lambda_": config.lambda_}
+    settings = {"paper": (20.0, 1.0), "tuned": (config.temperature, config.lambda_)}
+    if settings["tuned"] == settings["paper"]:
+        del settings["tuned"]
+    result = {"teacher": test_errors(teacher, data),
+              "settings": {name: {"temperature": t, "lambda_": lam} for name, (t, lam) in settings.items()}}
     for width in (800, 600):
-        log(f"Paper protocol: students {width}-{width}, plain and distilled at T=20, seeds {seeds_of(config)}")
-        result[str(width)] = paired(kd, data, soft, (width, width), seeds_of(config))
+        log(f"Paper protocol: students {width}-{width} on labels, seeds {seeds_of(config)}")
+        runs = result[str(width)] = {"plain": errors_per_seed(config, data, (width, width), seeds_of(config))}
+        for name, (temperature, lambda_) in settings.items():
+            log(f"Paper protocol: students {width}-{width} at T={temperature:g}, lambda={lambda_:g}")
+            kd = dataclasses.replace(config, temperature=temperature, lambda_=lambda_)
+            runs[name] = errors_per_seed(kd, data, (width, width), seeds_of(config), teacher_logits=soft)
     return result
 
 

@@ -99,13 +99,17 @@ def test_help_explains():
 def test_quick_run_of_the_opt_in_experiments(quick_run):
     out, _ = quick_run
     done = train("--quick", "--out-dir", str(out), "--fractions", "0.1,1", "--widths", "8", "--temperatures", "2",
-                 "paper", "fractions", "widths", "digits78")
+                 "-T", "3", "paper", "fractions", "widths", "digits78")
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
     assert {"paper", "fractions", "widths", "digits78"} <= set(results)
     assert "--widths 8" in results["widths"]["command"]
-    assert len(results["paper"]["result"]["800"]["distilled"]) == 1
+    paper = results["paper"]["result"]
+    assert paper["settings"]["tuned"] == {"temperature": 3.0, "lambda_": 1.0}  # -T 3 beside the paper's T = 20
+    assert [len(paper["800"][k]) for k in ("plain", "paper", "tuned")] == [1, 1, 1]
     assert (out / "paper_teacher.keras").is_file() and (out / "fractions.png").is_file()
+    record = json.loads((out / "paper_teacher.json").read_text())
+    assert record["config"]["epochs"] == 2 and 0 <= record["val_errors"] <= 1000  # quick: 2 epochs, 1000 held out
     assert "## A transfer set of 7s and 8s only" in (out / "results.md").read_text()
 
 

@@ -90,3 +90,15 @@ def test_missing_teacher_points_to_make_run(tmp_path):
     done = tune("--out-dir", str(tmp_path), "--project-dir", str(tmp_path), *SMALL)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "no saved teacher" in done.stderr and "make run" in done.stderr
+
+
+def test_teacher_flag_searches_against_another_saved_teacher(teacher_dir, tmp_path):
+    keras.utils.set_random_seed(1)
+    models.teacher().save(tmp_path / "paper_teacher.keras")
+    empty = tmp_path / "no_default_teacher"
+    empty.mkdir()
+    done = tune("--out-dir", str(empty), "--teacher", str(tmp_path / "paper_teacher.keras"), "--project-dir",
+                str(tmp_path), "--project", "paper", "--trials", "1", *SMALL)
+    assert done.returncode == 0, done.stderr[-3000:]  # OUT_DIR/teacher.keras does not exist: the flag was used
+    assert "--teacher" in (tmp_path / "paper" / "report.md").read_text()
+    assert list((empty / "teacher_logits").glob("*"))  # its logits cached beside the run's other outputs

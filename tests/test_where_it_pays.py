@@ -95,9 +95,10 @@ def test_report_renders_every_experiment(tmp_path):
     section = lambda result: {"date": "2026-11-27", "machine": "test", "config": dataclasses.asdict(CONFIG),
                               "result": result}
     results = {
-        "paper": section({"teacher": 80, "temperature": 20.0, "lambda_": 1.0,
-                          "800": {"plain": [150, 160], "distilled": [100, 104]},
-                          "600": {"plain": [150, 152], "distilled": [110, 112]}}),
+        "paper": section({"teacher": 80, "settings": {"paper": {"temperature": 20.0, "lambda_": 1.0},
+                                                       "tuned": {"temperature": 3.0, "lambda_": 0.3}},
+                          "800": {"plain": [150, 160], "paper": [100, 104], "tuned": [120, 130]},
+                          "600": {"plain": [150, 152], "paper": [110, 112], "tuned": [140, 150]}}),
         "fractions": section({"0.01": {"images": 550, "plain": [1258, 1300], "distilled": [709, 700]},
                               "1.0": {"images": 55000, "plain": [150, 152], "distilled": [140, 150]}}),
         "widths": section({"30": {"plain": [400, 410], "distilled": {"2.0": [350, 360], "4.0": [340, 330]}}}),
@@ -106,7 +107,8 @@ def test_report_renders_every_experiment(tmp_path):
     }
     (tmp_path / "results.json").write_text(json.dumps(results))
     text = report.write(tmp_path)
-    assert "| 800-800 | 155.0 +- 7.1 | 102.0 +- 2.8 | -53.0 +- 4.2 |" in text
+    assert "| 800-800 | the paper's T: T = 20, lambda = 1 | 102.0 +- 2.8 | -53.0 +- 4.2 |" in text
+    assert "| 800-800 | the tuner's best: T = 3, lambda = 0.3 | 125.0 +- 7.1 | -30.0 +- 0.0 |" in text
     assert "| 1% | 550 | 1279.0 +- 29.7 | 704.5 +- 6.4 |" in text
     assert "| 30-30 | 405.0 +- 7.1 | 355.0 +- 7.1 | 335.0 +- 7.1 |" in text
     assert "| biases lowered (b chosen on validation) | 10.0% | -7 |" in text
