@@ -5,6 +5,7 @@
     python train.py --quick            # a smoke test on a small subset, under 2 minutes
     python train.py --seeds 3          # Student and Student2.0 over 3 seeds, mean +- std
     python train.py --seeds 3 paper fractions widths digits78   # where distillation pays (long)
+    python train.py --seeds 3 --distil-from paper widths       # from the paper stage's teacher
 
 Stages: teacher, students, class3 (the default), and the opt-in experiments: paper (a regularized
 teacher, the paper's protocol), fractions (small transfer sets), widths (small students across T),
@@ -55,6 +56,10 @@ def parse_args(argv):
     p.add_argument("--hparams", help=f"a tune.py best.json giving T and lambda (default {BEST_HPARAMS} if it exists)")
     p.add_argument("--paper-teacher-epochs", type=checked(int, 0), default=d.paper_teacher_epochs,
                    help=f"epochs of the regularized teacher of the paper stage (default {d.paper_teacher_epochs})")
+    p.add_argument("--distil-from", choices=("teacher", "paper"), default=d.distil_from,
+                   help="the teacher of the fractions, widths and digits78 stages: teacher (make run's, default) or "
+                   "paper (the paper stage's regularized teacher, trained first if not saved); their results go to "
+                   "sections of their own")
     p.add_argument("--fractions", type=numbers(float), default=d.fractions,
                    help="fractions stage: comma-separated parts of the training split (default 0.01,0.03,0.1,1)")
     p.add_argument("--widths", type=numbers(int), default=d.widths, help="widths stage: units per layer (default 30,300)")

@@ -14,6 +14,7 @@ from distiller.data import load_mnist, preprocess, split_validation
 from distiller.errors import DistillerError
 from distiller.evaluate import mean_std, summary
 from distiller.training import distil, logits, train_on_labels
+from distiller.where_it_pays import FROM_PAPER_TEACHER
 
 
 @dataclasses.dataclass
@@ -147,10 +148,23 @@ def run(config, stages=STAGES, log=print):
         report.update(out, "class3", config, run_class3(config, data, teacher_logits, out, log))
     if "paper" in stages:
         report.update(out, "paper", config, where_it_pays.paper_protocol(config, data, out, log))
-    if "fractions" in stages:
-        report.update(out, "fractions", config, where_it_pays.transfer_fractions(config, data, teacher_logits, log=log))
-    if "widths" in stages:
-        report.update(out, "widths", config, where_it_pays.small_students(config, data, teacher_logits, log=log))
-    if "digits78" in stages:
-        report.update(out, "digits78", config, where_it_pays.digits_7_and_8(config, data, teacher_logits, out, log))
+    if {"fractions", "widths", "digits78"} & set(stages):
+        transfer_stages(config, data, teacher_logits, stages, out, log)
     return report.write(out)
+
+
+def transfer_stages(config, data, teacher_logits, stages, out, log=print):
+    """fractions, widths, digits78: from the make-run teacher, or with --distil-from paper from the paper
+    stage's regularized teacher, each then written to its own section (e.g. widths_from_paper_teacher)."""
+    suffix = ""
+    if config.distil_from == "paper":
+        teacher = where_it_pays.get_paper_teacher(config, data, out, log)
+        teacher_logits, suffix = cache.teacher_logits_for(teacher, data, out / "teacher_logits"), FROM_PAPER_TEACHER
+    if "fractions" in stages:
+        result = where_it_pays.transfer_fractions(config, data, teacher_logits, log=log)
+        report.update(out, f"fractions{suffix}", config, result)
+    if "widths" in stages:
+        report.update(out, f"widths{suffix}", config, where_it_pays.small_students(config, data, teacher_logits, log=log))
+    if "digits78" in stages:
+        result = where_it_pays.digits_7_and_8(config, data, teacher_logits, out, log, f"student_78_shifted{suffix}")
+        report.update(out, f"digits78{suffix}", config, result)

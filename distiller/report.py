@@ -20,7 +20,7 @@ matplotlib.use("Agg")  # files only: no display on servers or in CI
 import matplotlib.pyplot as plt
 
 from distiller.evaluate import mean_std
-from distiller.where_it_pays import PAPER
+from distiller.where_it_pays import FROM_PAPER_TEACHER, PAPER
 
 
 def machine():
@@ -50,10 +50,11 @@ def write(out):
     (out / "results.md").write_text(text)
     if "class3" in results:
         plot_bias_curve(results["class3"]["result"], out / "class3_bias.png")
-    if "fractions" in results:
-        plot_fractions(results["fractions"]["result"], out / "fractions.png")
-    if "widths" in results:
-        plot_widths(results["widths"]["result"], out / "widths.png")
+    for name in results:  # "fractions", or "fractions_from_paper_teacher" for `--distil-from paper`
+        if name.startswith("fractions"):
+            plot_fractions(results[name]["result"], out / f"{name}.png")
+        if name.startswith("widths"):
+            plot_widths(results[name]["result"], out / f"{name}.png")
     return text
 
 
@@ -76,10 +77,11 @@ def render(results):
         lines += render_seeds(results["students"])
     if "class3" in results:
         lines += render_class3(results["class3"])
-    for name, render_section in (("paper", render_paper), ("fractions", render_fractions),
-                                 ("widths", render_widths), ("digits78", render_digits78)):
-        if name in results:
-            lines += render_section(results[name]) + ["", provenance(results[name]), ""]
+    for stage, render_section in (("paper", render_paper), ("fractions", render_fractions),
+                                  ("widths", render_widths), ("digits78", render_digits78)):
+        for name in (stage, f"{stage}{FROM_PAPER_TEACHER}"):
+            if name in results:
+                lines += render_section(results[name], name) + ["", provenance(results[name]), ""]
     return "\n".join(lines) + "\n"
 
 
@@ -88,7 +90,14 @@ def spread(values):
     return f"{s['mean']:.1f} +- {s['std']:.1f}"
 
 
-def render_paper(section):
+def teacher_of(section):
+    """The heading's note on which teacher the opt-in stage distilled from."""
+    if section["config"].get("distil_from", "teacher") == "paper":
+        return ", from the paper's regularized teacher"
+    return ""
+
+
+def render_paper(section, name="paper"):
     r, paper = section["result"], PAPER["paper_protocol"]
     names = {"paper": "the paper's T", "tuned": "the tuner's best"}
     lines = ["## The paper's protocol: a regularized teacher", "",
@@ -100,42 +109,42 @@ def render_paper(section):
     for width in ("800", "600"):
         plain = r[width]["plain"]
         lines.append(f"| {width}-{width} | none (plain) | {spread(plain)} | | {plain} |")
-        for name, s in r["settings"].items():
-            kd = r[width][name]
-            lines.append(f"| {width}-{width} | {names[name]}: T = {s['temperature']:g}, lambda = {s['lambda_']:g} | "
+        for setting, s in r["settings"].items():
+            kd = r[width][setting]
+            lines.append(f"| {width}-{width} | {names[setting]}: T = {s['temperature']:g}, lambda = {s['lambda_']:g} | "
                          f"{spread(kd)} | {spread(np.subtract(kd, plain))} | {kd} |")
     lines += ["", (f"Paper (800-800): plain {paper['student']}, distilled {paper['student_kd']}; best public MLP "
               f"reproduction: plain {paper['best_public_mlp'][1]}, distilled {paper['best_public_mlp'][2]}.")]
     return lines
 
 
-def render_fractions(section):
+def render_fractions(section, name="fractions"):
     r = section["result"]
-    lines = ["## Small transfer sets (Student 600-600)", "",
+    lines = [f"## Small transfer sets (Student 600-600{teacher_of(section)})", "",
              "| fraction | images | plain: test errors | distilled | per seed (plain / distilled) |",
              "|---:|---:|---:|---:|---|"]
     for fraction, runs in r.items():
         lines.append(f"| {float(fraction):.0%} | {runs['images']} | {spread(runs['plain'])} | "
                      f"{spread(runs['distilled'])} | {runs['plain']} / {runs['distilled']} |")
-    return lines + ["", "![test errors against the transfer set's size](fractions.png)"]
+    return lines + ["", f"![test errors against the transfer set's size]({name}.png)"]
 
 
-def render_widths(section):
+def render_widths(section, name="widths"):
     r = section["result"]
     temperatures = list(next(iter(r.values()))["distilled"])
-    lines = ["## Small students across temperatures (test errors, mean +- std)", "",
+    lines = [f"## Small students across temperatures{teacher_of(section)} (test errors, mean +- std)", "",
              "| width | plain | " + " | ".join(f"T={float(t):g}" for t in temperatures) + " |",
              "|---:|---:|" + "---:|" * len(temperatures)]
     for width, runs in r.items():
         cells = " | ".join(spread(runs["distilled"][t]) for t in temperatures)
         lines.append(f"| {width}-{width} | {spread(runs['plain'])} | {cells} |")
     return lines + ["", "Paper: T in 2.5-4 works best for 30 units; above 8 all T are alike for 300 or more.", "",
-                    "![test errors against T](widths.png)"]
+                    f"![test errors against T]({name}.png)"]
 
 
-def render_digits78(section):
+def render_digits78(section, name="digits78"):
     r, paper = section["result"], PAPER["digits78"]
-    return ["## A transfer set of 7s and 8s only (Student 800-800)", "",
+    return [f"## A transfer set of 7s and 8s only (Student 800-800{teacher_of(section)})", "",
             "| | test error | bias of 7 and 8 | paper |", "|---|---:|---:|---:|",
             f"| distilled | {r['error_percent']:.1f}% | 0 | {paper['error_percent']}% |",
             (f"| biases lowered (b chosen on validation) | {r['shifted_error_percent']:.1f}% | {r['bias']:+g} | "

@@ -15,6 +15,7 @@ from distiller import cache, class3, models
 from distiller.evaluate import count_errors, predictions, summary
 from distiller.training import distil, logits, train_on_labels
 
+FROM_PAPER_TEACHER = "_from_paper_teacher"  # results.json section suffix of stages run with --distil-from paper
 PAPER = {
     "paper_protocol": {"teacher": 67, "student": 146, "student_kd": 74, "best_public_mlp": [100, 171, 111]},
     "digits78": {"error_percent": 47.3, "shifted_error_percent": 13.2, "bias": -7.6},
@@ -126,7 +127,7 @@ def small_students(config, data, teacher_logits, log=print):
     return result
 
 
-def digits_7_and_8(config, data, teacher_logits, out, log=print):
+def digits_7_and_8(config, data, teacher_logits, out, log=print, name="student_78_shifted"):
     """An 800-800 student distilled on the 7s and 8s alone, then the biases of 7 and 8 lowered by b."""
     keep = np.isin(data.train[1], (7, 8))
     transfer = repeat_to((data.train[0][keep], data.train[1][keep], teacher_logits[0][keep]), len(data.train[0]))
@@ -140,7 +141,7 @@ def digits_7_and_8(config, data, teacher_logits, out, log=print):
     curve = [count_errors(predictions(val_logits + b * down), data.val[1]) for b in shifts]
     b = float(shifts[int(np.argmin(curve))])  # chosen on the validation split
     shifted = class3.shift_bias(class3.shift_bias(student, -b, 7), -b, 8)
-    shifted.save(out / "student_78_shifted.keras")
+    shifted.save(out / f"{name}.keras")
     size = len(data.test[1])
     return {"error_percent": 100 * test_errors(student, data) / size, "bias": -b,
             "shifted_error_percent": 100 * test_errors(shifted, data) / size,

@@ -113,3 +113,28 @@ def test_report_renders_every_experiment(tmp_path):
     assert "| 30-30 | 405.0 +- 7.1 | 355.0 +- 7.1 | 335.0 +- 7.1 |" in text
     assert "| biases lowered (b chosen on validation) | 10.0% | -7 |" in text
     assert (tmp_path / "fractions.png").is_file() and (tmp_path / "widths.png").is_file()
+
+
+def test_distil_from_paper_uses_the_paper_teacher_and_its_own_sections(setup, tmp_path, monkeypatch):
+    data, soft = setup
+    keras.utils.set_random_seed(1)
+    models.paper_teacher().save(tmp_path / "paper_teacher.keras")
+    used = {}
+
+    def spy(config, data, teacher_logits, out, log, name):
+        used.update(logits=teacher_logits, name=name)
+        return {"error_percent": 1.0, "shifted_error_percent": 0.5, "bias": -1.0, "curve": {}}
+
+    monkeypatch.setattr(where_it_pays, "digits_7_and_8", spy)
+    from distiller import experiments
+
+    for source in ("teacher", "paper"):
+        experiments.transfer_stages(dataclasses.replace(CONFIG, distil_from=source), data, soft, ["digits78"],
+                                    tmp_path, log=lambda *_: None)
+        paper_soft = logits(models.load(tmp_path / "paper_teacher.keras"), data.train[0])
+        expected = soft[0] if source == "teacher" else paper_soft
+        np.testing.assert_allclose(used["logits"][0], expected, rtol=1e-5, atol=1e-5)
+    assert used["name"] == "student_78_shifted_from_paper_teacher"
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert {"digits78", "digits78_from_paper_teacher"} <= set(results)  # the make-run section is kept
+    assert "Student 800-800, from the paper's regularized teacher" in report.write(tmp_path)
