@@ -30,6 +30,11 @@ def machine():
     return f"{os.cpu_count()} CPU cores ({platform.machine()}), TensorFlow {tf.__version__}, Keras {keras.__version__}"
 
 
+def command_line():
+    """This process's command, as the user typed it (train.py or tune.py and its flags)."""
+    return shlex.join(["python", Path(sys.argv[0]).name, *sys.argv[1:]])
+
+
 def update(out, section, config, result):
     path = out / "results.json"
     results = json.loads(path.read_text()) if path.exists() else {}
@@ -37,7 +42,7 @@ def update(out, section, config, result):
         "date": datetime.date.today().isoformat(),
         "machine": machine(),
         "config": dataclasses.asdict(config),
-        "command": shlex.join(["python", Path(sys.argv[0]).name, *sys.argv[1:]]),  # what produced it
+        "command": command_line(),  # what produced it
         "result": result,
     }
     path.write_text(json.dumps(results, indent=2) + "\n")

@@ -155,10 +155,10 @@ def run(config, kind, trials, directory, project="search", overwrite=False, role
     search(tuner, data, logits, config, config.epochs, Path(directory) / project / "tensorboard")
     if role == "worker":
         return None
-    return write_report(config, tuner, data, kind, directory, project, time.perf_counter() - start, teacher, log)
+    return write_report(config, tuner, data, kind, directory, project, time.perf_counter() - start, log)
 
 
-def write_report(config, tuner, data, kind, directory, project, seconds, teacher=None, log=print):
+def write_report(config, tuner, data, kind, directory, project, seconds, log=print):
     folder = Path(directory) / project
     rows = trial_rows(tuner, config.epochs)
     if not rows:
@@ -168,8 +168,7 @@ def write_report(config, tuner, data, kind, directory, project, seconds, teacher
     (folder / "trials.json").write_text(json.dumps(rows, indent=2) + "\n")
     meta = {"date": datetime.date.today().isoformat(), "machine": report.machine(), "tuner": kind,
             "epochs": config.epochs, "seed": config.seed, "val_size": len(data.val[0]), "seconds": seconds,
-            "command": f"python tune.py --tuner {kind} --trials {len(rows)} --epochs {config.epochs}"
-                       + (f" --teacher {teacher}" if teacher else "") + (f" --project {project}" if project != "search" else "")}
+            "command": report.command_line()}
     text = report.render_search(rows, best, meta)
     (folder / "report.md").write_text(text)
     report.plot_search(rows, best["plain_student_val_accuracy"], folder)

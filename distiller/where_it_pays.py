@@ -80,6 +80,16 @@ def seeds_of(config):
     return list(range(config.seed, config.seed + config.seeds))
 
 
+def distilled_per_setting(config, data, units, teacher_logits, settings, log=print):
+    """{name: test errors per seed} for students distilled at each named (T, lambda) of `settings`."""
+    runs = {}
+    for name, (temperature, lambda_) in settings.items():
+        log(f"Student {units[0]}-{units[1]} at T={temperature:g}, lambda={lambda_:g}, seeds {seeds_of(config)}")
+        kd = dataclasses.replace(config, temperature=temperature, lambda_=lambda_)
+        runs[name] = errors_per_seed(kd, data, units, seeds_of(config), teacher_logits=teacher_logits)
+    return runs
+
+
 def paper_protocol(config, data, out, log=print):
     """A regularized teacher; 800-800 and 600-600 students, plain and distilled at the paper's T = 20
     (lambda = 1) and at the run's T and lambda (the tuner's best: --hparams, or tuning/search/best.json)."""
@@ -92,11 +102,8 @@ def paper_protocol(config, data, out, log=print):
               "settings": {name: {"temperature": t, "lambda_": lam} for name, (t, lam) in settings.items()}}
     for width in (800, 600):
         log(f"Paper protocol: students {width}-{width} on labels, seeds {seeds_of(config)}")
-        runs = result[str(width)] = {"plain": errors_per_seed(config, data, (width, width), seeds_of(config))}
-        for name, (temperature, lambda_) in settings.items():
-            log(f"Paper protocol: students {width}-{width} at T={temperature:g}, lambda={lambda_:g}")
-            kd = dataclasses.replace(config, temperature=temperature, lambda_=lambda_)
-            runs[name] = errors_per_seed(kd, data, (width, width), seeds_of(config), teacher_logits=soft)
+        plain = errors_per_seed(config, data, (width, width), seeds_of(config))
+        result[str(width)] = {"plain": plain, **distilled_per_setting(config, data, (width, width), soft, settings, log)}
     return result
 
 
@@ -117,13 +124,10 @@ def small_students(config, data, teacher_logits, log=print):
     result = {}
     for width in config.widths:
         log(f"Student {width}-{width} on labels, seeds {seeds_of(config)}")
-        runs = {"plain": errors_per_seed(config, data, (width, width), seeds_of(config)), "distilled": {}}
-        for temperature in config.temperatures:
-            log(f"Student {width}-{width} at T={temperature:g}, seeds {seeds_of(config)}")
-            settings = dataclasses.replace(config, temperature=temperature)
-            runs["distilled"][str(temperature)] = errors_per_seed(settings, data, (width, width),
-                                                                 seeds_of(config), teacher_logits=teacher_logits)
-        result[str(width)] = runs
+        settings = {str(t): (t, config.lambda_) for t in config.temperatures}
+        result[str(width)] = {"plain": errors_per_seed(config, data, (width, width), seeds_of(config)),
+                              "distilled": distilled_per_setting(config, data, (width, width), teacher_logits,
+                                                                 settings, log)}
     return result
 
 
