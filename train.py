@@ -13,6 +13,7 @@ digits78 (a transfer set of 7s and 8s only).
 """
 
 import argparse
+import math
 import os
 import resource
 import sys
@@ -21,7 +22,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the output
 
 from distiller.config import BEST_HPARAMS, DEFAULT_STAGES, STAGES, Config, checked, quick, read_hparams
-from distiller.errors import DistillerError
+from distiller.errors import DistillerError, exit_interrupted, raise_on_sigterm
 
 
 def numbers(kind):
@@ -30,6 +31,8 @@ def numbers(kind):
             values = tuple(kind(v) for v in text.split(","))
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+        if not all(math.isfinite(v) for v in values):
+            raise argparse.ArgumentTypeError(f"every value must be finite, got {text!r}")
         if any(v <= 0 for v in values):
             raise argparse.ArgumentTypeError(f"every value must be > 0, got {text!r}")
         return values
@@ -72,14 +75,19 @@ def parse_args(argv):
     p.add_argument("--data-dir", default=d.data_dir, help="MNIST cache (default $DISTILLER_DATA_DIR or ~/.cache/distiller/mnist)")
     p.add_argument("--out-dir", default=d.out_dir, help=f"models, results.json and the report (default {d.out_dir})")
     p.add_argument("--retrain", action="store_true", help="train a new teacher even if one is saved")
-    p.add_argument("--quick", action="store_true", help="3,000 training images and 2 epochs: a smoke test")
+    p.add_argument("--quick", action="store_true",
+                   help="a smoke test: 3,000 training images, 1,000 held out, 2 epochs, written to OUT_DIR/quick/ "
+                   "(flags you give win over these)")
     args = vars(p.parse_args(argv))
+    unset = object()  # parsed again with no defaults: which flags were typed
+    p.set_defaults(**dict.fromkeys(args, unset))
+    given = {name for name, value in vars(p.parse_args(argv)).items() if value is not unset}
     stages, is_quick = args.pop("stages") or list(DEFAULT_STAGES), args.pop("quick")
     if unknown := set(stages) - set(STAGES):
         p.error(f"unknown stage {', '.join(sorted(unknown))}; choose from {', '.join(STAGES)}")
     args["temperature"], args["lambda_"] = resolve_hparams(args.pop("hparams"), args["temperature"], args["lambda_"])
     config = Config(**args)
-    return (quick(config) if is_quick else config), stages
+    return (quick(config, given) if is_quick else config), stages
 
 
 def resolve_hparams(path, temperature, lambda_):
@@ -96,6 +104,7 @@ def resolve_hparams(path, temperature, lambda_):
 
 
 def main(argv=None):
+    raise_on_sigterm()
     try:
         config, stages = parse_args(argv)
         from distiller.experiments import run
@@ -107,6 +116,8 @@ def main(argv=None):
               f"({time.perf_counter() - started:.0f} s, peak memory {peak_gb:.1f} GiB)")
     except DistillerError as e:
         sys.exit(f"error: {e}")
+    except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: backups and finished units are kept for the rerun
+        exit_interrupted(e)
 
 
 if __name__ == "__main__":

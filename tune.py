@@ -22,7 +22,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from distiller.config import Config, checked
-from distiller.errors import DistillerError
+from distiller.errors import DistillerError, exit_interrupted, raise_on_sigterm
 
 TUNERS = ("random", "bayesian", "hyperband", "grid")
 
@@ -53,6 +53,7 @@ def parse_args(argv):
 
 
 def main(argv=None):
+    raise_on_sigterm()
     started = time.perf_counter()
     args = parse_args(argv)
     config = Config(seed=args.seed, epochs=args.epochs, batch_size=args.batch_size, train_size=args.train_size,
@@ -76,6 +77,8 @@ def main(argv=None):
             print(f"Report, best.json and plots are in {folder}/")
     except DistillerError as e:
         sys.exit(f"error: {e}")
+    except KeyboardInterrupt as e:  # keras-tuner keeps every finished trial; the rerun goes on from them
+        exit_interrupted(e)
 
 
 def argv_without_workers(argv):

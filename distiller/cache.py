@@ -6,12 +6,11 @@ teacher or other data never reuses stale logits.
 """
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from distiller import atomic
 from distiller.training import logits
 
 
@@ -34,10 +33,8 @@ def teacher_logits(teacher, x, cache_dir):
         except (OSError, ValueError):
             pass  # unreadable: recompute and overwrite below
     values = logits(teacher, x)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npy", delete=False) as f:
-        np.save(f, values)  # written aside, then renamed: a reader never sees half a file
-    os.replace(f.name, path)
+    with atomic.replacing(path) as temp:  # a reader never sees half a file
+        np.save(temp, values)
     return values
 
 

@@ -62,10 +62,11 @@ def shift_bias(model, b, digit=DIGIT):
     return shifted
 
 
-def train_minus3(config, data, teacher_logits):
+def train_minus3(config, data, teacher_logits, backup_dir=None):
     """Student2.0(-3): a fresh student distilled on the training split with every 3 removed."""
     transfer, keep = transfer_set_without(*data.train)
     keras.utils.set_random_seed(config.seed)
     student = models.student()
-    distil(student, transfer, data.val, (teacher_logits[0][keep], teacher_logits[1]), config)
+    distil(student, transfer, data.val, (teacher_logits[0][keep], teacher_logits[1]), config,
+           backup_dir=backup_dir, name="Student2.0(-3)")
     return student

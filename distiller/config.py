@@ -3,6 +3,7 @@
 import argparse
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 STAGES = ("teacher", "students", "class3", "paper", "fractions", "widths", "digits78")  # in the order they run
@@ -37,20 +38,28 @@ class Config:
     bias_tolerance: int | None = None  # None: b minimising validation errors; k: largest b adding <= k errors on other classes
     retrain: bool = False  # retrain models even when a saved one exists
 
-    def save(self, path):
-        Path(path).write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
+
+# --quick: a smoke test of a few thousand images and two epochs, in a folder of its own so that it
+# never touches the real results. A flag the user gives wins over these.
+QUICK = {"train_size": 3000, "val_size": 1000, "epochs": 2, "paper_teacher_epochs": 2}
+QUICK_DIR = "quick"  # below the default out_dir: saved_models/quick
 
 
-def quick(config):
-    """A smoke-test variant: a few thousand images and two epochs."""
-    return dataclasses.replace(config, train_size=3000, val_size=1000, epochs=2, paper_teacher_epochs=2)
+def quick(config, given=()):
+    """The smoke-test variant of `config`; `given` names the fields the user set on the command line."""
+    changes = {name: value for name, value in QUICK.items() if name not in given}
+    if "out_dir" not in given:
+        changes["out_dir"] = str(Path(config.out_dir) / QUICK_DIR)
+    return dataclasses.replace(config, **changes)
 
 
 def checked(kind, minimum, strict=True):
-    """An argparse type: `kind` above `minimum` (or at least it, when not strict), else a clear error."""
+    """An argparse type: a finite `kind` above `minimum` (or at least it, when not strict), else a clear error."""
 
     def parse(text):
         value = kind(text)
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
         if value < minimum or (strict and value == minimum):
             raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {minimum}, got {text}")
         return value

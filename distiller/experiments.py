@@ -2,18 +2,19 @@
 
 import dataclasses
 import json
+import shutil
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from distiller import cache, class3, models, report, where_it_pays
+from distiller import atomic, cache, class3, models, report, resume, where_it_pays
 from distiller.config import STAGES
 from distiller.data import load_mnist, preprocess, split_validation
 from distiller.errors import DistillerError
 from distiller.evaluate import mean_std, summary
-from distiller.training import distil, logits, train_on_labels
+from distiller.training import distil, fingerprint, logits, train_on_labels
 from distiller.where_it_pays import FROM_PAPER_TEACHER
 
 
@@ -47,9 +48,8 @@ def output_dir(config):
 
 def save_model(model, out, name, config, record):
     """Save `name`.keras with `name`.json beside it: the config and numbers it came from."""
-    model.save(out / f"{name}.keras")
-    info = {"config": dataclasses.asdict(config), "record": record}
-    (out / f"{name}.json").write_text(json.dumps(info, indent=2) + "\n")
+    atomic.save_model(model, out / f"{name}.keras")
+    atomic.write_json(out / f"{name}.json", {"config": dataclasses.asdict(config), "record": record})
 
 
 def test_record(model, test, seconds, seed):
@@ -72,36 +72,59 @@ def get_teacher(config, data, out, log=print):
     path = out / "teacher.keras"
     if path.exists() and not config.retrain:
         log(f"Teacher: reusing {path} (pass --retrain to train a new one)")
-        teacher = models.load(path, "teacher")
-        saved = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").exists() else {}
+        teacher = models.load(path, "teacher", remedy="pass --retrain to train a new one")
+        saved = read_json(path.with_suffix(".json"))
         record = test_record(teacher, data.test, saved.get("record", {}).get("seconds"), saved.get("record", {}).get("seed"))
         return teacher, record
     log("Teacher: training 784-1200-1200-10 on labels")
     keras.utils.set_random_seed(config.seed)
     teacher = models.teacher()
-    seconds = timed(train_on_labels, teacher, data.train, data.val, config)
+    backup = out / resume.BACKUPS / "teacher"
+    seconds = timed(train_on_labels, teacher, data.train, data.val, config, backup_dir=backup, name="Teacher")
     record = test_record(teacher, data.test, seconds, config.seed)
     save_model(teacher, out, "teacher", config, record)
+    shutil.rmtree(backup, ignore_errors=True)
     return teacher, record
 
 
-def train_students(config, data, teacher_logits, out, log=print):
-    """Student (labels) and Student2.0 (distilled) for each seed; both start from the same weights."""
+def read_json(path):
+    """A small record beside a model ({} when missing or unreadable: it only adds the training seconds)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def train_students(config, data, teacher_logits, out, progress, log=print):
+    """Student (labels) and Student2.0 (distilled) for each seed; both start from the same weights.
+    Each (model, seed) is a unit of `progress`: a rerun after a kill skips the finished ones."""
     records = {"student": [], "student_kd": []}
     for seed in range(config.seed, config.seed + config.seeds):
-        log(f"Student (seed {seed}): training 784-600-600-10 on labels")
-        keras.utils.set_random_seed(seed)
-        student = models.student()
-        records["student"].append(test_record(student, data.test, timed(train_on_labels, student, data.train, data.val, config), seed))
-        log(f"Student2.0 (seed {seed}): distilling at T={config.temperature:g}, lambda={config.lambda_:g}")
-        keras.utils.set_random_seed(seed)
-        student_kd = models.student()
-        seconds = timed(distil, student_kd, data.train, data.val, teacher_logits, config)
-        records["student_kd"].append(test_record(student_kd, data.test, seconds, seed))
-        if seed == config.seed:  # the first seed's models are the ones later stages load
-            save_model(student, out, "student", config, records["student"][0])
-            save_model(student_kd, out, "student_kd", config, records["student_kd"][0])
+        for name, soft in (("student", None), ("student_kd", teacher_logits)):
+            key = f"{name}-seed{seed}-{fingerprint(config, data.train, None if soft is None else soft[0])}"
+            train = lambda backup, name=name, seed=seed, soft=soft: train_student(
+                config, data, soft, seed, out, name, backup, log)
+            records[name].append(progress.run(key, train))
     return records
+
+
+def train_student(config, data, teacher_logits, seed, out, name, backup, log=print):
+    """One Student (teacher_logits None) or Student2.0 of one seed; the first seed's is saved."""
+    title = "Student" if teacher_logits is None else "Student2.0"
+    how = "training 784-600-600-10 on labels" if teacher_logits is None else (
+        f"distilling at T={config.temperature:g}, lambda={config.lambda_:g}")
+    log(f"{title} (seed {seed}): {how}")
+    keras.utils.set_random_seed(seed)
+    student = models.student()
+    options = {"backup_dir": backup, "name": f"{title} (seed {seed})"}
+    if teacher_logits is None:
+        seconds = timed(train_on_labels, student, data.train, data.val, config, **options)
+    else:
+        seconds = timed(distil, student, data.train, data.val, teacher_logits, config, **options)
+    record = test_record(student, data.test, seconds, seed)
+    if seed == config.seed:  # the first seed's models are the ones later stages load
+        save_model(student, out, name, config, record)
+    return record
 
 
 def seed_statistics(records):
@@ -111,11 +134,12 @@ def seed_statistics(records):
     return {"n": len(plain), "student": mean_std(plain), "student_kd": mean_std(kd), "difference": mean_std(kd - plain)}
 
 
-def run_class3(config, data, teacher_logits, out, log=print):
+def run_class3(config, data, teacher_logits, out, progress, log=print):
     """Student2.0 vs Student2.0(-3) vs Student2.0(-3) + b, with b chosen on the validation split."""
-    student_kd = models.load(out / "student_kd.keras", "Student2.0 (student_kd)")
+    student_kd = models.load(out / "student_kd.keras", "Student2.0 (student_kd)",
+                             remedy="run `python train.py students` to train it again")
     log("Student2.0(-3): distilling on a transfer set with every 3 removed")
-    minus3 = class3.train_minus3(config, data, teacher_logits)
+    minus3 = class3.train_minus3(config, data, teacher_logits, backup_dir=progress.backup_dir("minus3"))
     save_model(minus3, out, "student_kd_minus3", config, test_record(minus3, data.test, None, config.seed))
     minus3 = models.load(out / "student_kd_minus3.keras", "Student2.0(-3)")  # the experiment reads the saved file
 
@@ -134,23 +158,44 @@ def run_class3(config, data, teacher_logits, out, log=print):
 
 
 def run(config, stages=STAGES, log=print):
-    """Run the named stages in order; each section of results.json is rewritten as it finishes."""
+    """Run the named stages in order; each section of results.json is rewritten as it finishes.
+
+    One run per output folder at a time. Killed, it resumes when run again: a model in training from
+    its last epoch, a stage from its last finished unit."""
     out = output_dir(config)
-    data = prepare_data(config, log)
-    teacher, teacher_record = get_teacher(config, data, out, log)
-    report.update(out, "teacher", config, teacher_record)
-    # Once per (teacher, data), kept on disk: reused by every stage, seed and tuner trial.
-    teacher_logits = cache.teacher_logits_for(teacher, data, out / "teacher_logits")
-    if "students" in stages:
-        records = train_students(config, data, teacher_logits, out, log)
-        report.update(out, "students", config, {**records, "statistics": seed_statistics(records)})
-    if "class3" in stages:
-        report.update(out, "class3", config, run_class3(config, data, teacher_logits, out, log))
-    if "paper" in stages:
-        report.update(out, "paper", config, where_it_pays.paper_protocol(config, data, out, log))
-    if {"fractions", "widths", "digits78"} & set(stages):
-        transfer_stages(config, data, teacher_logits, stages, out, log)
-    return report.write(out)
+    with resume.exclusive(out):
+        if removed := atomic.remove_leftovers(out):
+            log(f"Removed {removed} temporary file(s) that an interrupted run left in {out}/")
+        data = prepare_data(config, log)
+        teacher, teacher_record = get_teacher(config, data, out, log)
+        report.update(out, "teacher", config, teacher_record, log)
+        # Once per (teacher, data), kept on disk: reused by every stage, seed and tuner trial.
+        teacher_logits = cache.teacher_logits_for(teacher, data, out / "teacher_logits")
+        if "students" in stages:
+            stage(out, "students", config, log, lambda progress: with_statistics(
+                train_students(config, data, teacher_logits, out, progress, log)))
+        if "class3" in stages:
+            stage(out, "class3", config, log,
+                  lambda progress: run_class3(config, data, teacher_logits, out, progress, log))
+        if "paper" in stages:
+            stage(out, "paper", config, log,
+                  lambda progress: where_it_pays.paper_protocol(config, data, out, progress, log))
+        if {"fractions", "widths", "digits78"} & set(stages):
+            transfer_stages(config, data, teacher_logits, stages, out, log)
+        resume.tidy(out)
+        return report.write(out, log)
+
+
+def stage(out, section, config, log, run_stage):
+    """run_stage(progress) -> its section of results.json; the record of finished units is dropped
+    once the section is written."""
+    progress = resume.Units(out, section, log)
+    report.update(out, section, config, run_stage(progress), log)
+    progress.finish()
+
+
+def with_statistics(records):
+    return {**records, "statistics": seed_statistics(records)}
 
 
 def transfer_stages(config, data, teacher_logits, stages, out, log=print):
@@ -161,10 +206,11 @@ def transfer_stages(config, data, teacher_logits, stages, out, log=print):
         teacher = where_it_pays.get_paper_teacher(config, data, out, log)
         teacher_logits, suffix = cache.teacher_logits_for(teacher, data, out / "teacher_logits"), FROM_PAPER_TEACHER
     if "fractions" in stages:
-        result = where_it_pays.transfer_fractions(config, data, teacher_logits, log=log)
-        report.update(out, f"fractions{suffix}", config, result)
+        stage(out, f"fractions{suffix}", config, log,
+              lambda progress: where_it_pays.transfer_fractions(config, data, teacher_logits, progress, log))
     if "widths" in stages:
-        report.update(out, f"widths{suffix}", config, where_it_pays.small_students(config, data, teacher_logits, log=log))
+        stage(out, f"widths{suffix}", config, log,
+              lambda progress: where_it_pays.small_students(config, data, teacher_logits, progress, log))
     if "digits78" in stages:
-        result = where_it_pays.digits_7_and_8(config, data, teacher_logits, out, log, f"student_78_shifted{suffix}")
-        report.update(out, f"digits78{suffix}", config, result)
+        stage(out, f"digits78{suffix}", config, log, lambda progress: where_it_pays.digits_7_and_8(
+            config, data, teacher_logits, out, progress=progress, log=log, name=f"student_78_shifted{suffix}"))

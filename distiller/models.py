@@ -1,5 +1,6 @@
 """The paper's MNIST nets: ReLU MLPs whose last layer, named `logits`, has no softmax."""
 
+import zipfile
 from pathlib import Path
 
 import keras
@@ -31,15 +32,19 @@ def student():
     return mlp(STUDENT_UNITS, "student")
 
 
-def load(path, name="model"):
-    """A saved Keras classifier of 784 pixels -> 10 logits, or one clear DistillerError."""
+def load(path, name="model", remedy="run `python train.py` again to write it anew"):
+    """A saved Keras classifier of 784 pixels -> 10 logits, or one clear DistillerError.
+
+    `remedy` ends the message for a file that exists but is damaged (e.g. "pass --retrain ...")."""
     path = Path(path)
     if not path.is_file():
         raise DistillerError(f"no saved {name} at {path}: run `python train.py` (or `make run`) first")
+    if not zipfile.is_zipfile(path):  # what a truncated or overwritten .keras file looks like
+        raise DistillerError(f"the saved {name} at {path} is corrupt (not a complete .keras archive); {remedy}")
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as e:  # noqa: BLE001 -- keras raises many types for a bad file
-        raise DistillerError(f"cannot load the {name} from {path}: {type(e).__name__}: {e}") from None
+        raise DistillerError(f"the saved {name} at {path} is corrupt ({type(e).__name__}: {e}); {remedy}") from None
     shape_in, shape_out = tuple(model.input_shape), tuple(model.output_shape)
     if shape_in != (None, INPUT_DIM) or shape_out != (None, NUM_CLASSES):
         raise DistillerError(

@@ -11,6 +11,7 @@ import os
 import platform
 import shlex
 import sys
+import time
 from pathlib import Path
 
 import matplotlib
@@ -19,6 +20,7 @@ import numpy as np
 matplotlib.use("Agg")  # files only: no display on servers or in CI
 import matplotlib.pyplot as plt
 
+from distiller import atomic
 from distiller.evaluate import mean_std
 from distiller.where_it_pays import FROM_PAPER_TEACHER, PAPER
 
@@ -35,9 +37,26 @@ def command_line():
     return shlex.join(["python", Path(sys.argv[0]).name, *sys.argv[1:]])
 
 
-def update(out, section, config, result):
+def read_results(out, log=print):
+    """results.json as a dict; an unreadable one is moved aside (never deleted) and {} returned."""
     path = out / "results.json"
-    results = json.loads(path.read_text()) if path.exists() else {}
+    if not path.exists():
+        return {}
+    try:
+        results = json.loads(path.read_text())
+        if isinstance(results, dict):
+            return results
+        problem = "is not a JSON object"
+    except (OSError, ValueError) as e:
+        problem = f"is unreadable ({type(e).__name__})"
+    aside = path.with_name(f"results.json.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.replace(path, aside)
+    log(f"warning: {path} {problem}; moved it to {aside} and started a new one")
+    return {}
+
+
+def update(out, section, config, result, log=print):
+    results = read_results(out, log)
     results[section] = {
         "date": datetime.date.today().isoformat(),
         "machine": machine(),
@@ -45,14 +64,14 @@ def update(out, section, config, result):
         "command": command_line(),  # what produced it
         "result": result,
     }
-    path.write_text(json.dumps(results, indent=2) + "\n")
+    atomic.write_json(out / "results.json", results)
 
 
-def write(out):
+def write(out, log=print):
     """Render results.json to results.md and the plots; return the Markdown."""
-    results = json.loads((out / "results.json").read_text())
+    results = read_results(out, log)
     text = render(results)
-    (out / "results.md").write_text(text)
+    atomic.write_text(out / "results.md", text)
     if "class3" in results:
         plot_bias_curve(results["class3"]["result"], out / "class3_bias.png")
     for name in results:  # "fractions", or "fractions_from_paper_teacher" for `--distil-from paper`
@@ -201,7 +220,7 @@ def plot_bias_curve(result, path):
     ax.set(xlabel="b added to the bias of output 3", ylabel="validation errors", title="Student2.0(-3): the bias shift")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    atomic.save_figure(fig, path)
     plt.close(fig)
 
 
@@ -248,7 +267,7 @@ def plot_search(rows, plain_accuracy, folder):
     ax.set(xscale="log", xlabel="temperature T", ylabel="validation accuracy (%)", title="Student2.0 by T and lambda")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(folder / "accuracy_vs_temperature.png", dpi=100)
+    atomic.save_figure(fig, folder / "accuracy_vs_temperature.png")
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -261,7 +280,7 @@ def plot_search(rows, plain_accuracy, folder):
     ax.set(xlabel="temperature T", ylabel="lambda", title="validation accuracy (%); blank: not tried")
     fig.colorbar(image)
     fig.tight_layout()
-    fig.savefig(folder / "heatmap.png", dpi=100)
+    atomic.save_figure(fig, folder / "heatmap.png")
     plt.close(fig)
 
 
@@ -279,7 +298,7 @@ def plot_fractions(result, path):
            ylabel="test errors (mean +- std over seeds)", title="Student 600-600: small transfer sets")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    atomic.save_figure(fig, path)
     plt.close(fig)
 
 
@@ -294,5 +313,5 @@ def plot_widths(result, path):
            title="Small students across temperatures")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    atomic.save_figure(fig, path)
     plt.close(fig)

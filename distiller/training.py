@@ -3,12 +3,18 @@
 Every experiment calls these two functions with other data or settings; there is no other loop.
 """
 
+import hashlib
+import json
 import math
 
 import keras
 import numpy as np
 
 from distiller.distiller import Distiller
+from distiller.resume import Backup
+
+# The settings that decide what a training ends with; the others (out_dir, seeds, ...) do not.
+TRAINING_SETTINGS = ("seed", "epochs", "batch_size", "learning_rate", "jit_compile", "steps_per_execution")
 
 
 def adam_with_cosine_decay(config, train_size):
@@ -17,8 +23,27 @@ def adam_with_cosine_decay(config, train_size):
     return keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(config.learning_rate, steps))
 
 
-def train_on_labels(model, train, val, config, verbose="auto", callbacks=()):
-    """Plain cross-entropy training; `train` and `val` are (x, y) pairs."""
+def fingerprint(config, train, soft_targets=None):
+    """A digest of what a training's result depends on: its settings, its data and its soft targets
+    (a sample of the pixels suffices to tell data sets apart). Keys backups and finished units."""
+    settings = {name: getattr(config, name) for name in TRAINING_SETTINGS}
+    if soft_targets is not None:
+        settings.update(temperature=config.temperature, lambda_=config.lambda_)
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for array in (train[0][::101], train[1], *(() if soft_targets is None else (soft_targets,))):
+        digest.update(str(array.shape).encode() + np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def with_backup(callbacks, backup_dir, name, digest):
+    """The callbacks, plus a Backup in `backup_dir` when one is asked for: the fit then resumes."""
+    return [*([Backup(backup_dir, name, digest)] if backup_dir is not None else []), *callbacks]
+
+
+def train_on_labels(model, train, val, config, verbose="auto", callbacks=(), backup_dir=None, name="model"):
+    """Plain cross-entropy training; `train` and `val` are (x, y) pairs.
+
+    With `backup_dir`, the fit is backed up every epoch there and resumes from it when run again."""
     model.compile(
         optimizer=adam_with_cosine_decay(config, len(train[0])),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -28,11 +53,12 @@ def train_on_labels(model, train, val, config, verbose="auto", callbacks=()):
     )
     return model.fit(
         *train, batch_size=config.batch_size, epochs=config.epochs, validation_data=val,
-        verbose=verbose, callbacks=list(callbacks),
+        verbose=verbose, callbacks=with_backup(callbacks, backup_dir, name, fingerprint(config, train)),
     )
 
 
-def distil(student, train, val, teacher_logits, config, verbose="auto", callbacks=()):
+def distil(student, train, val, teacher_logits, config, verbose="auto", callbacks=(), backup_dir=None,
+           name="model"):
     """Train `student` on Hinton et al.'s objective from precomputed teacher logits.
 
     `teacher_logits` is (logits for train x, logits for val x): the teacher ran once, not every step.
@@ -50,7 +76,7 @@ def distil(student, train, val, teacher_logits, config, verbose="auto", callback
         {"pixels": train[0], "teacher_logits": teacher_logits[0]}, train[1],
         batch_size=config.batch_size, epochs=config.epochs,
         validation_data=({"pixels": val[0], "teacher_logits": teacher_logits[1]}, val[1]),
-        verbose=verbose, callbacks=list(callbacks),
+        verbose=verbose, callbacks=with_backup(callbacks, backup_dir, name, fingerprint(config, train, teacher_logits[0])),
     )
 
 

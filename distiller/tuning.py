@@ -9,7 +9,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from distiller import cache, models, report
+from distiller import atomic, cache, models, report
 from distiller.distiller import Distiller
 from distiller.errors import DistillerError
 from distiller.experiments import prepare_data
@@ -55,7 +55,7 @@ class TimedTrials:
         start = time.perf_counter()
         result = super().run_trial(trial, *args, **kwargs)
         seconds = {"seconds": round(time.perf_counter() - start, 1)}
-        (Path(self.get_trial_dir(trial.trial_id)) / "seconds.json").write_text(json.dumps(seconds))
+        atomic.write_json(Path(self.get_trial_dir(trial.trial_id)) / "seconds.json", seconds)
         return result
 
 
@@ -97,7 +97,7 @@ def trial_rows(tuner, epochs):
             "val_accuracy": trial.score,
             "epochs": values.get("tuner/epochs", epochs),  # Hyperband gives trials fewer epochs
             "best_epoch": trial.best_step + 1,
-            "seconds": json.loads(seconds_file.read_text())["seconds"] if seconds_file.exists() else None,
+            "seconds": read_json(seconds_file, {}).get("seconds"),
         })
     return sorted(rows, key=lambda r: -r["val_accuracy"])
 
@@ -110,15 +110,24 @@ def plain_student_accuracy(config, data, directory, log=print):
     path = Path(directory) / "plain_student.json"
     key = {"epochs": config.epochs, "seed": config.seed, "train_size": len(data.train[0]),
            "batch_size": config.batch_size, "learning_rate": config.learning_rate}
-    if path.exists() and json.loads(path.read_text())["settings"] == key:
-        return json.loads(path.read_text())["val_accuracy"]
+    saved = read_json(path, {})
+    if saved.get("settings") == key and "val_accuracy" in saved:
+        return saved["val_accuracy"]
     log("Training a plain Student for as many epochs as a trial: the bar the trials must beat")
     keras.utils.set_random_seed(config.seed)
     student = models.student()
     history = train_on_labels(student, data.train, data.val, config, verbose=0)
     accuracy = float(max(history.history["val_accuracy"]))  # like a trial's score: its best epoch
-    path.write_text(json.dumps({"settings": key, "val_accuracy": accuracy}, indent=2) + "\n")
+    atomic.write_json(path, {"settings": key, "val_accuracy": accuracy})
     return accuracy
+
+
+def read_json(path, default):
+    """A small file of this project's (a kill never leaves half of one; damage reads as missing)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return default
 
 
 def best_hyperparameters(rows, plain_accuracy):
@@ -164,12 +173,13 @@ def write_report(config, tuner, data, kind, directory, project, seconds, log=pri
     if not rows:
         raise DistillerError(f"no completed trial in {folder}")
     best = best_hyperparameters(rows, plain_student_accuracy(config, data, folder, log))
-    (folder / "best.json").write_text(json.dumps(best, indent=2) + "\n")
-    (folder / "trials.json").write_text(json.dumps(rows, indent=2) + "\n")
+    atomic.remove_leftovers(folder)  # what a kill during an earlier report left
+    atomic.write_json(folder / "best.json", best)
+    atomic.write_json(folder / "trials.json", rows)
     meta = {"date": datetime.date.today().isoformat(), "machine": report.machine(), "tuner": kind,
             "epochs": config.epochs, "seed": config.seed, "val_size": len(data.val[0]), "seconds": seconds,
             "command": report.command_line()}
     text = report.render_search(rows, best, meta)
-    (folder / "report.md").write_text(text)
+    atomic.write_text(folder / "report.md", text)
     report.plot_search(rows, best["plain_student_val_accuracy"], folder)
     return text

@@ -5,15 +5,15 @@ one seed start from the same weights, so their difference is paired.
 """
 
 import dataclasses
-import json
+import shutil
 import time
 
 import keras
 import numpy as np
 
-from distiller import cache, class3, models
+from distiller import atomic, cache, class3, models, resume
 from distiller.evaluate import count_errors, predictions, summary
-from distiller.training import distil, logits, train_on_labels
+from distiller.training import distil, fingerprint, logits, train_on_labels
 
 FROM_PAPER_TEACHER = "_from_paper_teacher"  # results.json section suffix of stages run with --distil-from paper
 PAPER = {
@@ -32,47 +32,56 @@ def test_errors(model, data):
     return summary(logits(model, data.test[0]), data.test[1])["errors"]
 
 
-def errors_per_seed(config, data, units, seeds, keep=None, teacher_logits=None):
+def errors_per_seed(config, data, units, seeds, keep=None, teacher_logits=None, progress=None):
     """Test errors of one student per seed, on the rows `keep` of the training split: trained on labels,
-    or distilled when teacher_logits is given. Same seeds, so plain and distilled share initial weights."""
+    or distilled when teacher_logits is given. Same seeds, so plain and distilled share initial weights.
+    Each seed is a unit of `progress` (resume.Units): a rerun after a kill skips the finished ones."""
     keep = np.ones(len(data.train[0]), bool) if keep is None else keep
     columns = (data.train[0][keep], data.train[1][keep])
     if teacher_logits is not None:
         columns += (teacher_logits[0][keep],)
     x, y, *soft = repeat_to(columns, len(data.train[0]))
-    errors = []
-    for seed in seeds:
+    kind = "plain" if teacher_logits is None else f"T{config.temperature:g}-lambda{config.lambda_:g}"
+    digest = fingerprint(config, (x, y), *soft)
+
+    def train(seed, backup):
         keras.utils.set_random_seed(seed)
         student = models.mlp(units, f"student{units[0]}")
+        options = {"verbose": 0, "backup_dir": backup, "name": f"Student {units[0]}-{units[1]} {kind} (seed {seed})"}
         if teacher_logits is None:
-            train_on_labels(student, (x, y), data.val, config, verbose=0)
+            train_on_labels(student, (x, y), data.val, config, **options)
         else:
-            distil(student, (x, y), data.val, (soft[0], teacher_logits[1]), config, verbose=0)
-        errors.append(test_errors(student, data))
-    return errors
+            distil(student, (x, y), data.val, (soft[0], teacher_logits[1]), config, **options)
+        return test_errors(student, data)
+
+    progress = progress or resume.UNRECORDED
+    return [progress.run(f"{units[0]}-{units[1]}-{kind}-seed{seed}-{digest}", lambda backup, seed=seed: train(seed, backup))
+            for seed in seeds]
 
 
-def paired(config, data, teacher_logits, units, seeds, keep=None):
-    return {"plain": errors_per_seed(config, data, units, seeds, keep),
-            "distilled": errors_per_seed(config, data, units, seeds, keep, teacher_logits)}
+def paired(config, data, teacher_logits, units, seeds, keep=None, progress=None):
+    return {"plain": errors_per_seed(config, data, units, seeds, keep, progress=progress),
+            "distilled": errors_per_seed(config, data, units, seeds, keep, teacher_logits, progress)}
 
 
 def get_paper_teacher(config, data, out, log=print):
     path = out / "paper_teacher.keras"
     if path.exists() and not config.retrain:
         log(f"Paper teacher: reusing {path}")
-        return models.load(path, "paper teacher")
+        return models.load(path, "paper teacher", remedy="pass --retrain to train a new one")
     log(f"Paper teacher: 1200-1200 with jitter, dropout and max-norm, {config.paper_teacher_epochs} epochs")
     keras.utils.set_random_seed(config.seed)
     teacher = models.paper_teacher()
     # XLA cannot compile the jitter layer; more epochs, since dropout slows learning.
     settings = dataclasses.replace(config, epochs=config.paper_teacher_epochs, jit_compile=False)
     started = time.perf_counter()
-    train_on_labels(teacher, data.train, data.val, settings)
+    backup = out / resume.BACKUPS / "paper_teacher"
+    train_on_labels(teacher, data.train, data.val, settings, backup_dir=backup, name="paper teacher")
     record = {"config": dataclasses.asdict(settings), "seconds": round(time.perf_counter() - started),
               "val_errors": count_errors(predictions(logits(teacher, data.val[0])), data.val[1])}
-    teacher.save(path)
-    (out / "paper_teacher.json").write_text(json.dumps(record, indent=2) + "\n")
+    atomic.save_model(teacher, path)
+    atomic.write_json(out / "paper_teacher.json", record)
+    shutil.rmtree(backup, ignore_errors=True)
     return teacher
 
 
@@ -80,17 +89,18 @@ def seeds_of(config):
     return list(range(config.seed, config.seed + config.seeds))
 
 
-def distilled_per_setting(config, data, units, teacher_logits, settings, log=print):
+def distilled_per_setting(config, data, units, teacher_logits, settings, progress=None, log=print):
     """{name: test errors per seed} for students distilled at each named (T, lambda) of `settings`."""
     runs = {}
     for name, (temperature, lambda_) in settings.items():
         log(f"Student {units[0]}-{units[1]} at T={temperature:g}, lambda={lambda_:g}, seeds {seeds_of(config)}")
         kd = dataclasses.replace(config, temperature=temperature, lambda_=lambda_)
-        runs[name] = errors_per_seed(kd, data, units, seeds_of(config), teacher_logits=teacher_logits)
+        runs[name] = errors_per_seed(kd, data, units, seeds_of(config), teacher_logits=teacher_logits,
+                                     progress=progress)
     return runs
 
 
-def paper_protocol(config, data, out, log=print):
+def paper_protocol(config, data, out, progress=None, log=print):
     """A regularized teacher; 800-800 and 600-600 students, plain and distilled at the paper's T = 20
     (lambda = 1) and at the run's T and lambda (the tuner's best: --hparams, or tuning/search/best.json)."""
     teacher = get_paper_teacher(config, data, out, log)
@@ -102,12 +112,13 @@ def paper_protocol(config, data, out, log=print):
               "settings": {name: {"temperature": t, "lambda_": lam} for name, (t, lam) in settings.items()}}
     for width in (800, 600):
         log(f"Paper protocol: students {width}-{width} on labels, seeds {seeds_of(config)}")
-        plain = errors_per_seed(config, data, (width, width), seeds_of(config))
-        result[str(width)] = {"plain": plain, **distilled_per_setting(config, data, (width, width), soft, settings, log)}
+        plain = errors_per_seed(config, data, (width, width), seeds_of(config), progress=progress)
+        result[str(width)] = {"plain": plain, **distilled_per_setting(config, data, (width, width), soft, settings,
+                                                                      progress, log)}
     return result
 
 
-def transfer_fractions(config, data, teacher_logits, log=print):
+def transfer_fractions(config, data, teacher_logits, progress=None, log=print):
     """Students 600-600 from the first 1%, 3%, 10%, 100% of the (already shuffled) training split."""
     result = {}
     for fraction in config.fractions:
@@ -115,37 +126,40 @@ def transfer_fractions(config, data, teacher_logits, log=print):
         keep = np.arange(len(data.train[0])) < n
         log(f"Transfer set of {n} images ({fraction:.0%}), seeds {seeds_of(config)}")
         result[str(fraction)] = {"images": n, **paired(config, data, teacher_logits, models.STUDENT_UNITS,
-                                                       seeds_of(config), keep)}
+                                                       seeds_of(config), keep, progress)}
     return result
 
 
-def small_students(config, data, teacher_logits, log=print):
+def small_students(config, data, teacher_logits, progress=None, log=print):
     """Students of config.widths units per layer: plain, and distilled at each of config.temperatures."""
     result = {}
     for width in config.widths:
         log(f"Student {width}-{width} on labels, seeds {seeds_of(config)}")
         settings = {str(t): (t, config.lambda_) for t in config.temperatures}
-        result[str(width)] = {"plain": errors_per_seed(config, data, (width, width), seeds_of(config)),
+        result[str(width)] = {"plain": errors_per_seed(config, data, (width, width), seeds_of(config),
+                                                       progress=progress),
                               "distilled": distilled_per_setting(config, data, (width, width), teacher_logits,
-                                                                 settings, log)}
+                                                                 settings, progress, log)}
     return result
 
 
-def digits_7_and_8(config, data, teacher_logits, out, log=print, name="student_78_shifted"):
+def digits_7_and_8(config, data, teacher_logits, out, progress=None, log=print, name="student_78_shifted"):
     """An 800-800 student distilled on the 7s and 8s alone, then the biases of 7 and 8 lowered by b."""
     keep = np.isin(data.train[1], (7, 8))
     transfer = repeat_to((data.train[0][keep], data.train[1][keep], teacher_logits[0][keep]), len(data.train[0]))
     log(f"7-and-8 transfer set: {keep.sum()} images")
     keras.utils.set_random_seed(config.seed)
     student = models.mlp((800, 800), "student800")
-    distil(student, transfer[:2], data.val, (transfer[2], teacher_logits[1]), config, verbose=0)
+    backup = (progress or resume.UNRECORDED).backup_dir("student_78")
+    distil(student, transfer[:2], data.val, (transfer[2], teacher_logits[1]), config, verbose=0, backup_dir=backup,
+           name="Student 800-800 of 7s and 8s")
     val_logits = logits(student, data.val[0])
     shifts = np.arange(0.0, 15.01, 0.2)
     down = -np.isin(np.arange(models.NUM_CLASSES), (7, 8)).astype(np.float32)  # lower both biases by b
     curve = [count_errors(predictions(val_logits + b * down), data.val[1]) for b in shifts]
     b = float(shifts[int(np.argmin(curve))])  # chosen on the validation split
     shifted = class3.shift_bias(class3.shift_bias(student, -b, 7), -b, 8)
-    shifted.save(out / f"{name}.keras")
+    atomic.save_model(shifted, out / f"{name}.keras")
     size = len(data.test[1])
     return {"error_percent": 100 * test_errors(student, data) / size, "bias": -b,
             "shifted_error_percent": 100 * test_errors(shifted, data) / size,

@@ -1,7 +1,11 @@
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import pytest
 import tensorflow as tf
 
 # Two logical CPUs, so that a MirroredStrategy test can run without a second device.
@@ -27,3 +31,30 @@ def tiny_splits(test_labels=None, sizes=(600, 300, 300)):
     if test_labels is not None:
         test = (test[0], test_labels(test[1]))
     return Splits(train, val, test)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def train(*args, cwd=ROOT):
+    """train.py as a user runs it, in a process of its own."""
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=cwd, capture_output=True, text=True,
+                          check=False)
+
+
+REAL_RESULTS = {"results.json": b'{"teacher": {"result": {"errors": 143}}}\n', "teacher.keras": b"PK a real model",
+                "student_kd.keras": b"PK another one", "results.md": b"# Results\n"}
+
+
+@pytest.fixture(scope="session")
+def quick_run(tmp_path_factory):
+    """`python train.py --quick`, uninterrupted, where a user already has real results in saved_models/.
+    Returns (its output folder, its stdout)."""
+    home = tmp_path_factory.mktemp("home")
+    real = home / "saved_models"
+    real.mkdir()
+    for name, content in REAL_RESULTS.items():
+        (real / name).write_bytes(content)
+    done = train("--quick", cwd=home)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return real / "quick", done.stdout

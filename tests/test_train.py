@@ -1,26 +1,19 @@
 """train.py as a user runs it: a --quick end-to-end run on real MNIST, and bad input."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import REAL_RESULTS, train
 
 
-def train(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=cwd, capture_output=True, text=True, check=False)
-
-
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("quick")
-    done = train("--quick", "--out-dir", str(out))
-    assert done.returncode == 0, done.stderr[-3000:]
-    return out, done.stdout
+def test_quick_run_leaves_the_real_results_untouched(quick_run):
+    out, stdout = quick_run
+    for name, content in REAL_RESULTS.items():
+        assert (out.parent / name).read_bytes() == content
+    assert "saved_models/quick/" in stdout and (out / "results.json").is_file()
 
 
 def test_quick_run_writes_models_results_and_report(quick_run):
@@ -84,7 +77,9 @@ def test_unwritable_output_directory_is_one_clear_error(tmp_path):
     assert "cannot write to the output directory" in done.stderr
 
 
-@pytest.mark.parametrize("flag", [["--epochs", "0"], ["--temperature", "-1"], ["--lambda", "-0.5"], ["nonsense"]])
+@pytest.mark.parametrize("flag", [["--epochs", "0"], ["--temperature", "-1"], ["--lambda", "-0.5"], ["nonsense"],
+                                  ["--lambda", "nan"], ["-T", "inf"], ["--learning-rate", "nan"],
+                                  ["--temperatures", "2,nan"], ["--fractions", "inf"]])
 def test_bad_flag_values_are_refused(flag):
     done = train(*flag)
     assert done.returncode == 2 and "Traceback" not in done.stderr
@@ -125,3 +120,41 @@ def test_full_run_meets_the_pipeline_targets(tmp_path):
     class3 = results["class3"]["result"]["records"]
     assert class3["shifted"]["errors_on_3"] <= 2 * class3["student_kd"]["errors_on_3"]
     assert class3["shifted"]["errors"] <= 1.25 * class3["student_kd"]["errors"]
+
+
+def test_quick_honours_the_flags_the_user_gives():
+    from train import parse_args
+
+    config, _ = parse_args(["--quick", "--epochs", "1", "--val-size", "500"])
+    assert (config.epochs, config.val_size, config.train_size) == (1, 500, 3000)
+    assert config.out_dir == str(Path("saved_models") / "quick")
+    config, _ = parse_args(["--quick", "--out-dir", "elsewhere", "--paper-teacher-epochs", "3"])
+    assert (config.epochs, config.paper_teacher_epochs, config.out_dir) == (2, 3, "elsewhere")
+    config, _ = parse_args(["--epochs", "5"])
+    assert (config.epochs, config.train_size, config.out_dir) == (5, None, "saved_models")
+
+
+def copy_of(out, tmp_path, names):
+    for name in names:
+        (tmp_path / name).write_bytes((out / name).read_bytes())
+    return tmp_path
+
+
+def test_an_unreadable_results_json_is_moved_aside_and_the_run_goes_on(quick_run, tmp_path):
+    out, _ = quick_run
+    folder = copy_of(out, tmp_path, ["teacher.keras", "teacher.json"])
+    (folder / "results.json").write_text('{"teacher": {"date": "2026-1')  # what a kill mid-write once left
+    done = train("--quick", "--out-dir", str(folder), "teacher")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    aside = list(folder.glob("results.json.corrupt-*"))
+    assert len(aside) == 1 and aside[0].read_text() == '{"teacher": {"date": "2026-1'
+    assert "is unreadable" in done.stdout and "teacher" in json.loads((folder / "results.json").read_text())
+
+
+def test_a_truncated_model_is_called_corrupt_and_the_message_names_retrain(quick_run, tmp_path):
+    out, _ = quick_run
+    (tmp_path / "teacher.keras").write_bytes((out / "teacher.keras").read_bytes()[:100_000])
+    done = train("--quick", "--out-dir", str(tmp_path), "teacher")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    line = done.stderr.strip()
+    assert line.startswith(f"error: the saved teacher at {tmp_path / 'teacher.keras'} is corrupt") and "--retrain" in line

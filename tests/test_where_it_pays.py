@@ -121,7 +121,7 @@ def test_distil_from_paper_uses_the_paper_teacher_and_its_own_sections(setup, tm
     models.paper_teacher().save(tmp_path / "paper_teacher.keras")
     used = {}
 
-    def spy(config, data, teacher_logits, out, log, name):
+    def spy(config, data, teacher_logits, out, log, name, progress=None):
         used.update(logits=teacher_logits, name=name)
         return {"error_percent": 1.0, "shifted_error_percent": 0.5, "bias": -1.0, "curve": {}}
 

@@ -1,0 +1,81 @@
+"""Files written whole or not at all: a reader (or the next run) sees the old file or the new one.
+
+Each writer fills a temporary file beside the target (same folder, so the rename cannot cross a
+file system), flushes it to disk, then renames it over the target. A failure removes the temporary
+file and leaves the old target byte for byte; a kill leaves at most a `.tmp-*` file, which the
+next run on that folder removes (`remove_leftovers`).
+"""
+
+import contextlib
+import json
+import os
+import secrets
+from pathlib import Path
+
+from distiller.errors import DistillerError
+
+TEMP_PREFIX = ".tmp-"
+
+
+@contextlib.contextmanager
+def replacing(path):
+    """Yields a temporary path with the same name ending as `path`; renamed over `path` on success.
+
+    Any failure (disk full, permission denied, an exception of the writer, Ctrl-C) removes the
+    temporary file; OSErrors become one DistillerError naming the path and the reason.
+    """
+    path = Path(path)
+    temp = path.parent / f"{TEMP_PREFIX}{secrets.token_hex(4)}-{path.name}"  # keeps .keras, .weights.h5
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yield temp
+        flush_to_disk(temp)
+        os.replace(temp, path)
+    except OSError as e:
+        raise DistillerError(f"cannot write {path}: {e.strerror or e}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            temp.unlink(missing_ok=True)
+
+
+def flush_to_disk(path):
+    """fsync, so that a power cut after the rename cannot leave an empty file under the new name."""
+    if path.is_dir():
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_bytes(path, data):
+    with replacing(path) as temp:
+        temp.write_bytes(data)
+
+
+def write_text(path, text):
+    write_bytes(path, text.encode())
+
+
+def write_json(path, value):
+    write_text(path, json.dumps(value, indent=2) + "\n")
+
+
+def save_model(model, path):
+    with replacing(path) as temp:
+        model.save(temp)
+
+
+def save_figure(fig, path):
+    with replacing(path) as temp:
+        fig.savefig(temp, dpi=100, format=Path(path).suffix.lstrip("."))
+
+
+def remove_leftovers(folder):
+    """Delete the temporary files that killed writers left below `folder`; returns how many."""
+    leftovers = list(Path(folder).rglob(f"{TEMP_PREFIX}*")) if Path(folder).is_dir() else []
+    for path in leftovers:
+        with contextlib.suppress(OSError):
+            path.unlink()
+    return len(leftovers)

@@ -1,0 +1,176 @@
+"""Runs that survive a kill: per-model backups, finished units of a sweep, one run per output folder.
+
+- `Backup`: Keras's own BackupAndRestore, with the backup written atomically and the random state
+  of dropout and jitter kept too, so that a resumed fit ends with the same weights as an
+  uninterrupted one.
+- `Units`: a sweep's finished units (one student of one seed, width, T...), recorded as each
+  finishes, so that the same command run again skips them.
+- `exclusive`: a lock on the output folder; the OS drops it when its process dies.
+"""
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+from pathlib import Path
+
+import keras
+
+from distiller import atomic
+from distiller.errors import DistillerError
+
+BACKUPS, PROGRESS, LOCK = "backups", "progress", ".lock"
+_now = {"training": None}  # what is training right now: for the interrupt message
+
+
+def where():
+    """' during epoch k of n of the Teacher', or '' between trainings."""
+    return f" during {_now['training']}" if _now["training"] else ""
+
+
+def seed_generators(model):
+    """The random streams of a model's layers (dropout, jitter): saved with the backup."""
+    return [g for layer in model._flatten_layers(include_self=True) for g in getattr(layer, "_seed_generators", [])]
+
+
+class Backup(keras.callbacks.BackupAndRestore):
+    """BackupAndRestore with an atomic, self-describing backup in `folder`.
+
+    Keras's own writes the weights, then the epoch, each in place: a kill between or during them
+    leaves a pair that disagrees. Here each epoch's weights go to a new file and one atomic
+    state.json names it, with the epoch, the layers' random state and `fingerprint` (the settings
+    the model trains with): a backup made under other settings is set aside, never resumed.
+    The folder is kept when fit ends; the caller removes it once the model or its result is saved.
+    """
+
+    def __init__(self, folder, name, fingerprint, log=print):
+        super().__init__(str(folder), save_freq="epoch", delete_checkpoint=False)
+        self.folder, self.name, self.fingerprint, self.log = Path(folder), name, fingerprint, log
+        self.state_path = self.folder / "state.json"
+
+    def on_epoch_begin(self, epoch, logs=None):
+        _now["training"] = f"epoch {epoch + 1} of {self.params['epochs']} of the {self.name}"
+
+    def on_train_end(self, logs=None):
+        _now["training"] = None
+
+    def _load_model(self):
+        state = self.read_state()
+        if state is None:
+            return
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        try:
+            self.model.load_weights(self.folder / state["weights"])
+        except Exception as e:  # noqa: BLE001 -- h5py and Keras raise many types for a damaged file
+            raise DistillerError(f"the backup in {self.folder} is damaged ({type(e).__name__}: {e}); "
+                                 "delete that folder to train this model from its start") from None
+        for generator, value in zip(seed_generators(self.model), state["seed_states"], strict=True):
+            generator.state.assign(value)
+        self.model._initial_epoch = state["epoch"]
+        self.log(f"{self.name}: resuming at epoch {state['epoch'] + 1} of {self.params['epochs']}")
+
+    def read_state(self):
+        """The backup's state, or None when there is none usable (set aside with a note)."""
+        if not self.state_path.exists():
+            return None
+        try:
+            state = json.loads(self.state_path.read_text())
+            if state["fingerprint"] == self.fingerprint:
+                return state
+            reason = "it was made with other settings"
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            reason = f"it is unreadable ({type(e).__name__})"
+        self.log(f"{self.name}: not resuming from {self.folder}: {reason}; training from the start")
+        shutil.rmtree(self.folder, ignore_errors=True)
+        return None
+
+    def _save_model(self):
+        weights = f"epoch-{self._current_epoch}.weights.h5"
+        with atomic.replacing(self.folder / weights) as temp:
+            self.model.save_weights(temp)
+        state = {"epoch": self._current_epoch, "weights": weights, "fingerprint": self.fingerprint,
+                 "seed_states": [g.state.numpy().tolist() for g in seed_generators(self.model)]}
+        atomic.write_json(self.state_path, state)  # the commit point: from here on the new epoch counts
+        for old in self.folder.glob("epoch-*.weights.h5"):
+            if old.name != weights:
+                old.unlink(missing_ok=True)
+
+
+class Units:
+    """The finished units of one stage of `out`, kept in out/progress/<stage>.json until the stage's
+    section of results.json is written (`finish`). A unit's key names everything that decides its
+    result (model, seed, T, lambda, data and teacher fingerprint), so changed settings never reuse it."""
+
+    def __init__(self, out, stage, log=print):
+        self.out, self.stage, self.log = Path(out), stage, log
+        self.path = self.out / PROGRESS / f"{stage}.json"
+        self.done = self.read()
+        if self.done:
+            self.log(f"{stage}: {len(self.done)} units done by an interrupted run, skipping them")
+
+    def read(self):
+        if not self.path.exists():
+            return {}
+        try:
+            return dict(json.loads(self.path.read_text()))
+        except (OSError, ValueError, TypeError):
+            self.log(f"{self.stage}: {self.path} is unreadable; running every unit again")
+            return {}
+
+    def backup_dir(self, key):
+        return self.out / BACKUPS / self.stage / key
+
+    def run(self, key, train):
+        """train(backup_dir) -> a JSON-able result, unless the unit `key` is done already."""
+        if key in self.done:
+            return self.done[key]
+        result = train(self.backup_dir(key))
+        self.done[key] = result
+        atomic.write_json(self.path, self.done)
+        shutil.rmtree(self.backup_dir(key), ignore_errors=True)
+        return result
+
+    def finish(self):
+        self.path.unlink(missing_ok=True)
+        shutil.rmtree(self.out / BACKUPS / self.stage, ignore_errors=True)
+
+
+class Unrecorded:
+    """Units that are not recorded (a direct call, a test): every unit runs, nothing is backed up."""
+
+    def run(self, key, train):
+        return train(None)
+
+    def backup_dir(self, key):
+        return None
+
+
+UNRECORDED = Unrecorded()
+
+
+def tidy(out):
+    """Remove out/backups and out/progress once every backup and record in them is gone."""
+    for name in (BACKUPS, PROGRESS):
+        with contextlib.suppress(OSError):  # not empty (a model of a stage that did not run), or absent
+            (Path(out) / name).rmdir()
+
+
+@contextlib.contextmanager
+def exclusive(out):
+    """Hold out/.lock for this run: a second run on the same folder stops at once, naming the PID."""
+    path = Path(out) / LOCK
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "unknown"
+            raise DistillerError(f"another run (PID {holder}) is using {out}/; wait for it to end, "
+                                 "or give this one another --out-dir") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"{os.getpid()}\n")
+        f.flush()
+        yield

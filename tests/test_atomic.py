@@ -1,0 +1,98 @@
+"""Files are written whole or not at all: after a kill or a full disk the old file is there, byte for byte."""
+
+import errno
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import pytest
+
+from distiller import atomic, models
+from distiller.errors import DistillerError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# A child that rewrites one JSON file again and again, slowly, piece by piece, as a large save does.
+WRITER = """
+import json, sys, time
+from distiller import atomic
+path, i = sys.argv[1], 0
+print("writing", flush=True)
+while True:
+    with atomic.replacing(path) as temp, open(temp, "w") as f:
+        f.write('{"version": %d, "payload": [' % (i % 2))
+        for piece in range(100):
+            f.write("0, " * 99 + "0" + (", " if piece < 99 else "]}"))
+            f.flush()
+            time.sleep(0.001)
+    i += 1
+"""
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.3, 0.8])
+def test_a_kill_during_writes_leaves_a_whole_file(tmp_path, delay):
+    target = tmp_path / "results.json"
+    atomic.write_json(target, {"version": "old", "payload": []})
+    child = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline() == "writing\n"
+    time.sleep(delay)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    value = json.loads(target.read_text())  # never half a file
+    assert value["version"] in ("old", 0, 1) and len(value["payload"]) in (0, 10_000)
+    leftovers = list(tmp_path.glob(".tmp-*"))
+    assert atomic.remove_leftovers(tmp_path) == len(leftovers) and not list(tmp_path.glob(".tmp-*"))
+
+
+class FullDisk:
+    """A model whose save writes part of the file, then fails as a full disk does."""
+
+    def save(self, path):
+        Path(path).write_bytes(b"PK\x03\x04 half a model")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_during_a_save_is_one_line_and_keeps_the_old_file(tmp_path):
+    keras.utils.set_random_seed(0)
+    path = tmp_path / "student.keras"
+    atomic.save_model(models.mlp((4,), "s"), path)
+    before = path.read_bytes()
+    with pytest.raises(DistillerError) as error:
+        atomic.save_model(FullDisk(), path)
+    assert str(error.value) == f"cannot write {path}: No space left on device"
+    assert path.read_bytes() == before and not list(tmp_path.glob(".tmp-*"))
+    models.load(path)  # still the old, whole model
+
+
+def test_permission_denied_is_one_line(tmp_path, monkeypatch):
+    def refuse(*args):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(atomic.os, "replace", refuse)
+    with pytest.raises(DistillerError, match=r"cannot write .*best\.json: Permission denied"):
+        atomic.write_json(tmp_path / "best.json", {"temperature": 2})
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_interrupt_inside_a_write_removes_the_temporary_file(tmp_path):
+    with pytest.raises(KeyboardInterrupt), atomic.replacing(tmp_path / "report.md") as temp:
+        temp.write_text("half")
+        raise KeyboardInterrupt
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_written_model_keeps_its_name_ending(tmp_path):
+    seen = []
+
+    class Spy:
+        def save(self, path):
+            seen.append(Path(path).name)
+            Path(path).write_bytes(b"model")
+
+    atomic.save_model(Spy(), tmp_path / "teacher.keras")
+    assert seen[0].startswith(".tmp-") and seen[0].endswith("-teacher.keras")  # Keras insists on .keras
+    assert (tmp_path / "teacher.keras").read_bytes() == b"model"

@@ -1,0 +1,156 @@
+"""A killed training resumes to the same weights; finished units are skipped; one run per folder."""
+
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from distiller import models, resume
+from distiller.config import Config
+from distiller.errors import DistillerError
+from distiller.training import distil, train_on_labels
+from tests.conftest import tiny_splits
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = Config(epochs=4, batch_size=64, steps_per_execution=2, jit_compile=False)  # XLA: the end-to-end kill test
+QUIET = {"verbose": 0}
+
+
+class KillAt(keras.callbacks.Callback):
+    """Stands for a kill: stops the process's fit at the start of epoch `epoch` (0-based)."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def fresh(build):
+    keras.utils.set_random_seed(0)
+    return build()
+
+
+def small_paper_teacher():  # jitter and dropout: random state that a resume must carry over
+    return models.paper_teacher(hidden_units=(32, 32))
+
+
+@pytest.mark.parametrize("build", [lambda: models.mlp((32, 32), "plain"), small_paper_teacher])
+def test_a_killed_fit_resumes_to_the_same_weights(build, tmp_path):
+    data, messages = tiny_splits(), []
+    whole = fresh(build)
+    train_on_labels(whole, data.train, data.val, CONFIG, **QUIET)
+
+    killed = fresh(build)
+    with pytest.raises(KeyboardInterrupt):
+        train_on_labels(killed, data.train, data.val, CONFIG, callbacks=[KillAt(2)], backup_dir=tmp_path, **QUIET)
+    assert resume.where() == " during epoch 3 of 4 of the model"  # what the interrupt message names
+    resumed = fresh(build)  # a new process: new weights, fresh random state, restored from the backup
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(resume.Backup, "__init__", with_log(resume.Backup.__init__, messages))
+        train_on_labels(resumed, data.train, data.val, CONFIG, backup_dir=tmp_path, **QUIET)
+    assert messages == ["model: resuming at epoch 3 of 4"]
+    for a, b in zip(whole.get_weights(), resumed.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def with_log(init, messages):
+    def patched(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self.log = messages.append
+
+    return patched
+
+
+def test_a_killed_distillation_resumes_to_the_same_weights(tmp_path):
+    data = tiny_splits()
+    soft = (np.random.default_rng(0).normal(size=(600, 10)).astype(np.float32),
+            np.zeros((300, 10), np.float32))
+    whole = fresh(lambda: models.mlp((16, 16), "s"))
+    distil(whole, data.train, data.val, soft, CONFIG, **QUIET)
+    killed = fresh(lambda: models.mlp((16, 16), "s"))
+    with pytest.raises(KeyboardInterrupt):
+        distil(killed, data.train, data.val, soft, CONFIG, callbacks=[KillAt(1)], backup_dir=tmp_path, **QUIET)
+    resumed = fresh(lambda: models.mlp((16, 16), "s"))
+    distil(resumed, data.train, data.val, soft, CONFIG, backup_dir=tmp_path, **QUIET)
+    for a, b in zip(whole.get_weights(), resumed.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_backup_made_with_other_settings_is_not_resumed(tmp_path):
+    data = tiny_splits()
+    killed = fresh(lambda: models.mlp((16, 16), "s"))
+    with pytest.raises(KeyboardInterrupt):
+        train_on_labels(killed, data.train, data.val, CONFIG, callbacks=[KillAt(2)], backup_dir=tmp_path, **QUIET)
+    other = dataclasses.replace(CONFIG, learning_rate=1e-2)
+    restarted, reference = fresh(lambda: models.mlp((16, 16), "s")), fresh(lambda: models.mlp((16, 16), "s"))
+    history = train_on_labels(restarted, data.train, data.val, other, backup_dir=tmp_path, **QUIET)
+    train_on_labels(reference, data.train, data.val, other, **QUIET)
+    assert len(history.history["loss"]) == 4  # every epoch, from the start
+    np.testing.assert_array_equal(restarted.get_weights()[0], reference.get_weights()[0])
+
+
+def test_a_fit_killed_after_its_last_epoch_restores_without_training(tmp_path):
+    data = tiny_splits()
+    whole = fresh(lambda: models.mlp((16, 16), "s"))
+    train_on_labels(whole, data.train, data.val, CONFIG, backup_dir=tmp_path, **QUIET)  # kept: not yet saved
+    again = fresh(lambda: models.mlp((16, 16), "s"))
+    history = train_on_labels(again, data.train, data.val, CONFIG, backup_dir=tmp_path, **QUIET)
+    assert history.history == {}
+    np.testing.assert_array_equal(whole.get_weights()[0], again.get_weights()[0])
+
+
+def test_a_damaged_backup_state_is_set_aside(tmp_path):
+    data = tiny_splits()
+    (tmp_path / "state.json").write_text('{"epoch": 2, "weig')  # what no atomic write leaves, but a disk might
+    messages = []
+    model = fresh(lambda: models.mlp((16, 16), "s"))
+    callback = resume.Backup(tmp_path, "Student", "digest", log=messages.append)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(*data.train, epochs=1, callbacks=[callback], verbose=0)
+    assert "unreadable" in messages[0] and "training from the start" in messages[0]
+
+
+def test_units_are_recorded_and_skipped_when_run_again(tmp_path):
+    ran = []
+
+    def train(name):
+        def run(backup):
+            ran.append(name)
+            assert backup == tmp_path / "backups" / "widths" / name
+            return len(name)
+        return run
+
+    first = resume.Units(tmp_path, "widths", log=lambda *_: None)
+    assert [first.run(k, train(k)) for k in ("a", "bb")] == [1, 2]
+    messages = []
+    second = resume.Units(tmp_path, "widths", log=messages.append)  # the same command, after a kill
+    assert [second.run(k, train(k)) for k in ("a", "bb", "ccc")] == [1, 2, 3]
+    assert ran == ["a", "bb", "ccc"] and messages == ["widths: 2 units done by an interrupted run, skipping them"]
+    second.finish()
+    assert not (tmp_path / "progress" / "widths.json").exists() and not (tmp_path / "backups" / "widths").exists()
+
+
+def test_a_second_run_on_the_same_folder_stops_naming_the_first(tmp_path):
+    with resume.exclusive(tmp_path):
+        with pytest.raises(DistillerError, match=f"another run \\(PID {os.getpid()}\\) is using"), \
+                resume.exclusive(tmp_path):
+            pass
+        done = subprocess.run([sys.executable, str(ROOT / "train.py"), "--quick", "--out-dir", str(tmp_path)],
+                              cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == f"error: another run (PID {os.getpid()}) is using {tmp_path}/; wait for it to " \
+                                  "end, or give this one another --out-dir"
+
+
+def test_the_lock_of_a_killed_run_is_taken_over(tmp_path):
+    (tmp_path / ".lock").write_text("999999\n")  # its process is gone, and with it the OS lock
+    with resume.exclusive(tmp_path):
+        assert (tmp_path / ".lock").read_text() == f"{os.getpid()}\n"
