@@ -69,8 +69,9 @@ def timed(fn, *args, **kwargs):
 
 def get_teacher(config, data, out, log=print):
     """The saved teacher unless config.retrain or none is saved; else train and save one."""
-    path = out / "teacher.keras"
+    path, backup = out / "teacher.keras", out / resume.BACKUPS / "teacher"
     if path.exists() and not config.retrain:
+        shutil.rmtree(backup, ignore_errors=True)  # left by a kill between the save and its removal
         log(f"Teacher: reusing {path} (pass --retrain to train a new one)")
         teacher = models.load(path, "teacher", remedy="pass --retrain to train a new one")
         saved = read_json(path.with_suffix(".json"))
@@ -79,7 +80,6 @@ def get_teacher(config, data, out, log=print):
     log("Teacher: training 784-1200-1200-10 on labels")
     keras.utils.set_random_seed(config.seed)
     teacher = models.teacher()
-    backup = out / resume.BACKUPS / "teacher"
     seconds = timed(train_on_labels, teacher, data.train, data.val, config, backup_dir=backup, name="Teacher")
     record = test_record(teacher, data.test, seconds, config.seed)
     save_model(teacher, out, "teacher", config, record)
@@ -95,7 +95,7 @@ def read_json(path):
         return {}
 
 
-def train_students(config, data, teacher_logits, out, progress, log=print):
+def train_students(config, data, teacher_logits, out, progress=resume.UNRECORDED, log=print):
     """Student (labels) and Student2.0 (distilled) for each seed; both start from the same weights.
     Each (model, seed) is a unit of `progress`: a rerun after a kill skips the finished ones."""
     records = {"student": [], "student_kd": []}
@@ -134,7 +134,7 @@ def seed_statistics(records):
     return {"n": len(plain), "student": mean_std(plain), "student_kd": mean_std(kd), "difference": mean_std(kd - plain)}
 
 
-def run_class3(config, data, teacher_logits, out, progress, log=print):
+def run_class3(config, data, teacher_logits, out, progress=resume.UNRECORDED, log=print):
     """Student2.0 vs Student2.0(-3) vs Student2.0(-3) + b, with b chosen on the validation split."""
     student_kd = models.load(out / "student_kd.keras", "Student2.0 (student_kd)",
                              remedy="run `python train.py students` to train it again")

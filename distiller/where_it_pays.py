@@ -32,7 +32,7 @@ def test_errors(model, data):
     return summary(logits(model, data.test[0]), data.test[1])["errors"]
 
 
-def errors_per_seed(config, data, units, seeds, keep=None, teacher_logits=None, progress=None):
+def errors_per_seed(config, data, units, seeds, keep=None, teacher_logits=None, progress=resume.UNRECORDED):
     """Test errors of one student per seed, on the rows `keep` of the training split: trained on labels,
     or distilled when teacher_logits is given. Same seeds, so plain and distilled share initial weights.
     Each seed is a unit of `progress` (resume.Units): a rerun after a kill skips the finished ones."""
@@ -54,19 +54,19 @@ def errors_per_seed(config, data, units, seeds, keep=None, teacher_logits=None, 
             distil(student, (x, y), data.val, (soft[0], teacher_logits[1]), config, **options)
         return test_errors(student, data)
 
-    progress = progress or resume.UNRECORDED
     return [progress.run(f"{units[0]}-{units[1]}-{kind}-seed{seed}-{digest}", lambda backup, seed=seed: train(seed, backup))
             for seed in seeds]
 
 
-def paired(config, data, teacher_logits, units, seeds, keep=None, progress=None):
+def paired(config, data, teacher_logits, units, seeds, keep=None, progress=resume.UNRECORDED):
     return {"plain": errors_per_seed(config, data, units, seeds, keep, progress=progress),
             "distilled": errors_per_seed(config, data, units, seeds, keep, teacher_logits, progress)}
 
 
 def get_paper_teacher(config, data, out, log=print):
-    path = out / "paper_teacher.keras"
+    path, backup = out / "paper_teacher.keras", out / resume.BACKUPS / "paper_teacher"
     if path.exists() and not config.retrain:
+        shutil.rmtree(backup, ignore_errors=True)  # left by a kill between the save and its removal
         log(f"Paper teacher: reusing {path}")
         return models.load(path, "paper teacher", remedy="pass --retrain to train a new one")
     log(f"Paper teacher: 1200-1200 with jitter, dropout and max-norm, {config.paper_teacher_epochs} epochs")
@@ -75,7 +75,6 @@ def get_paper_teacher(config, data, out, log=print):
     # XLA cannot compile the jitter layer; more epochs, since dropout slows learning.
     settings = dataclasses.replace(config, epochs=config.paper_teacher_epochs, jit_compile=False)
     started = time.perf_counter()
-    backup = out / resume.BACKUPS / "paper_teacher"
     train_on_labels(teacher, data.train, data.val, settings, backup_dir=backup, name="paper teacher")
     record = {"config": dataclasses.asdict(settings), "seconds": round(time.perf_counter() - started),
               "val_errors": count_errors(predictions(logits(teacher, data.val[0])), data.val[1])}
@@ -89,7 +88,7 @@ def seeds_of(config):
     return list(range(config.seed, config.seed + config.seeds))
 
 
-def distilled_per_setting(config, data, units, teacher_logits, settings, progress=None, log=print):
+def distilled_per_setting(config, data, units, teacher_logits, settings, progress=resume.UNRECORDED, log=print):
     """{name: test errors per seed} for students distilled at each named (T, lambda) of `settings`."""
     runs = {}
     for name, (temperature, lambda_) in settings.items():
@@ -100,7 +99,7 @@ def distilled_per_setting(config, data, units, teacher_logits, settings, progres
     return runs
 
 
-def paper_protocol(config, data, out, progress=None, log=print):
+def paper_protocol(config, data, out, progress=resume.UNRECORDED, log=print):
     """A regularized teacher; 800-800 and 600-600 students, plain and distilled at the paper's T = 20
     (lambda = 1) and at the run's T and lambda (the tuner's best: --hparams, or tuning/search/best.json)."""
     teacher = get_paper_teacher(config, data, out, log)
@@ -118,7 +117,7 @@ def paper_protocol(config, data, out, progress=None, log=print):
     return result
 
 
-def transfer_fractions(config, data, teacher_logits, progress=None, log=print):
+def transfer_fractions(config, data, teacher_logits, progress=resume.UNRECORDED, log=print):
     """Students 600-600 from the first 1%, 3%, 10%, 100% of the (already shuffled) training split."""
     result = {}
     for fraction in config.fractions:
@@ -130,7 +129,7 @@ def transfer_fractions(config, data, teacher_logits, progress=None, log=print):
     return result
 
 
-def small_students(config, data, teacher_logits, progress=None, log=print):
+def small_students(config, data, teacher_logits, progress=resume.UNRECORDED, log=print):
     """Students of config.widths units per layer: plain, and distilled at each of config.temperatures."""
     result = {}
     for width in config.widths:
@@ -143,14 +142,14 @@ def small_students(config, data, teacher_logits, progress=None, log=print):
     return result
 
 
-def digits_7_and_8(config, data, teacher_logits, out, progress=None, log=print, name="student_78_shifted"):
+def digits_7_and_8(config, data, teacher_logits, out, progress=resume.UNRECORDED, log=print, name="student_78_shifted"):
     """An 800-800 student distilled on the 7s and 8s alone, then the biases of 7 and 8 lowered by b."""
     keep = np.isin(data.train[1], (7, 8))
     transfer = repeat_to((data.train[0][keep], data.train[1][keep], teacher_logits[0][keep]), len(data.train[0]))
     log(f"7-and-8 transfer set: {keep.sum()} images")
     keras.utils.set_random_seed(config.seed)
     student = models.mlp((800, 800), "student800")
-    backup = (progress or resume.UNRECORDED).backup_dir("student_78")
+    backup = progress.backup_dir("student_78")
     distil(student, transfer[:2], data.val, (transfer[2], teacher_logits[1]), config, verbose=0, backup_dir=backup,
            name="Student 800-800 of 7s and 8s")
     val_logits = logits(student, data.val[0])

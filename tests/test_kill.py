@@ -41,7 +41,7 @@ def without_seconds(value):
     return value
 
 
-def test_killed_four_times_the_run_ends_with_the_uninterrupted_numbers(quick_run, tmp_path):
+def test_killed_three_times_the_run_ends_with_the_uninterrupted_numbers(quick_run, tmp_path):
     out = tmp_path / "out"
     code, _, err = run_until(out, ["Teacher: training", "Epoch 2/2"], signal.SIGTERM, tmp_path)
     assert code == 143 and "Traceback" not in err
@@ -57,10 +57,7 @@ def test_killed_four_times_the_run_ends_with_the_uninterrupted_numbers(quick_run
                              signal.SIGINT, tmp_path)
     assert code == 130 and "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("interrupted during epoch 2 of 2 of the Student2.0(-3)")
-
-    code, _, _ = run_until(out, ["Student2.0(-3): resuming at epoch 2 of 2", "Bias of output 3"], signal.SIGKILL,
-                           tmp_path)
-    assert code == -signal.SIGKILL
+    # What a kill in the middle of a save leaves (the save itself is tested in test_atomic.py).
     (out / ".tmp-0badc0de-student_kd_minus3_shifted.keras").write_bytes(b"PK\x03\x04 what a kill mid-save leaves")
 
     done = subprocess.run([sys.executable, str(ROOT / "train.py"), "--quick", "--out-dir", str(out)], cwd=ROOT,

@@ -28,7 +28,7 @@ def test_load_refuses_missing_and_wrong_shaped_files(tmp_path):
     with pytest.raises(DistillerError, match="expected"):
         models.load(tmp_path / "wrong.keras")
     (tmp_path / "corrupt.keras").write_bytes(b"not a zip file")
-    with pytest.raises(DistillerError, match="cannot load"):
+    with pytest.raises(DistillerError, match="corrupt.keras is corrupt"):
         models.load(tmp_path / "corrupt.keras")
 
 

@@ -51,6 +51,15 @@ def test_search_writes_report_and_best_json_that_train_py_accepts(teacher_dir, t
     used = json.loads((teacher_dir / "results.json").read_text())["students"]["config"]
     assert (used["temperature"], used["lambda_"]) == (best["temperature"], best["lambda_"])
 
+    # Killed while writing its report: the files written are whole (atomic), a temporary one lies beside them.
+    before = (folder / "best.json").read_bytes()
+    (folder / ".tmp-0badc0de-best.json").write_text('{"temperature": 2')
+    (folder / "report.md").unlink()
+    done = tune("--out-dir", str(teacher_dir), "--project-dir", str(tmp_path), "--trials", "3", *SMALL)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (folder / "best.json").read_bytes() == before and (folder / "report.md").is_file()
+    assert not list(folder.glob(".tmp-*"))
+
 
 def test_interrupted_search_resumes_without_redoing_a_trial(teacher_dir, tmp_path):
     command = [sys.executable, str(ROOT / "tune.py"), "--out-dir", str(teacher_dir), "--project-dir",
