@@ -3,7 +3,6 @@
 import dataclasses
 import json
 import shutil
-import time
 from pathlib import Path
 
 import keras
@@ -61,12 +60,6 @@ def test_record(model, test, seconds, seed):
     }
 
 
-def timed(fn, *args, **kwargs):
-    start = time.perf_counter()
-    fn(*args, **kwargs)
-    return time.perf_counter() - start
-
-
 def get_teacher(config, data, out, log=print):
     """The saved teacher unless config.retrain or none is saved; else train and save one."""
     path, backup = out / "teacher.keras", out / resume.BACKUPS / "teacher"
@@ -80,7 +73,7 @@ def get_teacher(config, data, out, log=print):
     log("Teacher: training 784-1200-1200-10 on labels")
     keras.utils.set_random_seed(config.seed)
     teacher = models.teacher()
-    seconds = timed(train_on_labels, teacher, data.train, data.val, config, backup_dir=backup, name="Teacher")
+    seconds = train_on_labels(teacher, data.train, data.val, config, backup_dir=backup, name="Teacher").seconds
     record = test_record(teacher, data.test, seconds, config.seed)
     save_model(teacher, out, "teacher", config, record)
     shutil.rmtree(backup, ignore_errors=True)
@@ -118,9 +111,9 @@ def train_student(config, data, teacher_logits, seed, out, name, backup, log=pri
     student = models.student()
     options = {"backup_dir": backup, "name": f"{title} (seed {seed})"}
     if teacher_logits is None:
-        seconds = timed(train_on_labels, student, data.train, data.val, config, **options)
+        seconds = train_on_labels(student, data.train, data.val, config, **options).seconds
     else:
-        seconds = timed(distil, student, data.train, data.val, teacher_logits, config, **options)
+        seconds = distil(student, data.train, data.val, teacher_logits, config, **options).seconds
     record = test_record(student, data.test, seconds, seed)
     if seed == config.seed:  # the first seed's models are the ones later stages load
         save_model(student, out, name, config, record)

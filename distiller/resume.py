@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import keras
@@ -48,6 +49,11 @@ class Backup(keras.callbacks.BackupAndRestore):
         super().__init__(str(folder), save_freq="epoch", delete_checkpoint=False)
         self.folder, self.name, self.fingerprint, self.log = Path(folder), name, fingerprint, log
         self.state_path = self.folder / "state.json"
+        self.earlier_seconds = 0.0  # training seconds before the kill, when resumed
+
+    def on_train_begin(self, logs=None):
+        self.started = time.perf_counter()
+        super().on_train_begin(logs)
 
     def on_epoch_begin(self, epoch, logs=None):
         _now["training"] = f"epoch {epoch + 1} of {self.params['epochs']} of the {self.name}"
@@ -69,6 +75,7 @@ class Backup(keras.callbacks.BackupAndRestore):
         for generator, value in zip(seed_generators(self.model), state["seed_states"], strict=True):
             generator.state.assign(value)
         self.model._initial_epoch = state["epoch"]
+        self.earlier_seconds = state["seconds"]
         self.log(f"{self.name}: resuming at epoch {state['epoch'] + 1} of {self.params['epochs']}")
 
     def read_state(self):
@@ -91,7 +98,8 @@ class Backup(keras.callbacks.BackupAndRestore):
         with atomic.replacing(self.folder / weights) as temp:
             self.model.save_weights(temp)
         state = {"epoch": self._current_epoch, "weights": weights, "fingerprint": self.fingerprint,
-                 "seed_states": [g.state.numpy().tolist() for g in seed_generators(self.model)]}
+                 "seed_states": [g.state.numpy().tolist() for g in seed_generators(self.model)],
+                 "seconds": self.earlier_seconds + time.perf_counter() - self.started}
         atomic.write_json(self.state_path, state)  # the commit point: from here on the new epoch counts
         for old in self.folder.glob("epoch-*.weights.h5"):
             if old.name != weights:

@@ -6,6 +6,7 @@ Every experiment calls these two functions with other data or settings; there is
 import hashlib
 import json
 import math
+import time
 
 import keras
 import numpy as np
@@ -35,9 +36,16 @@ def fingerprint(config, train, soft_targets=None):
     return digest.hexdigest()[:16]
 
 
-def with_backup(callbacks, backup_dir, name, digest):
-    """The callbacks, plus a Backup in `backup_dir` when one is asked for: the fit then resumes."""
-    return [*([Backup(backup_dir, name, digest)] if backup_dir is not None else []), *callbacks]
+def fit(model, x, y, validation_data, config, verbose, callbacks, backup_dir, name, digest):
+    """model.fit, backed up in `backup_dir` (if given) every epoch and resumed from there when run again.
+
+    history.seconds: the wall time of the whole training, including the part before a kill."""
+    backup = Backup(backup_dir, name, digest) if backup_dir is not None else None
+    start = time.perf_counter()
+    history = model.fit(x, y, batch_size=config.batch_size, epochs=config.epochs, validation_data=validation_data,
+                        verbose=verbose, callbacks=[*([backup] if backup else []), *callbacks])
+    history.seconds = time.perf_counter() - start + (backup.earlier_seconds if backup else 0.0)
+    return history
 
 
 def train_on_labels(model, train, val, config, verbose="auto", callbacks=(), backup_dir=None, name="model"):
@@ -51,10 +59,7 @@ def train_on_labels(model, train, val, config, verbose="auto", callbacks=(), bac
         jit_compile=config.jit_compile,
         steps_per_execution=config.steps_per_execution,
     )
-    return model.fit(
-        *train, batch_size=config.batch_size, epochs=config.epochs, validation_data=val,
-        verbose=verbose, callbacks=with_backup(callbacks, backup_dir, name, fingerprint(config, train)),
-    )
+    return fit(model, *train, val, config, verbose, callbacks, backup_dir, name, fingerprint(config, train))
 
 
 def distil(student, train, val, teacher_logits, config, verbose="auto", callbacks=(), backup_dir=None,
@@ -72,12 +77,9 @@ def distil(student, train, val, teacher_logits, config, verbose="auto", callback
         jit_compile=config.jit_compile,
         steps_per_execution=config.steps_per_execution,
     )
-    return distiller.fit(
-        {"pixels": train[0], "teacher_logits": teacher_logits[0]}, train[1],
-        batch_size=config.batch_size, epochs=config.epochs,
-        validation_data=({"pixels": val[0], "teacher_logits": teacher_logits[1]}, val[1]),
-        verbose=verbose, callbacks=with_backup(callbacks, backup_dir, name, fingerprint(config, train, teacher_logits[0])),
-    )
+    return fit(distiller, {"pixels": train[0], "teacher_logits": teacher_logits[0]}, train[1],
+               ({"pixels": val[0], "teacher_logits": teacher_logits[1]}, val[1]), config, verbose, callbacks,
+               backup_dir, name, fingerprint(config, train, teacher_logits[0]))
 
 
 def logits(model, x, batch_size=8192):

@@ -6,7 +6,6 @@ one seed start from the same weights, so their difference is paired.
 
 import dataclasses
 import shutil
-import time
 
 import keras
 import numpy as np
@@ -74,9 +73,8 @@ def get_paper_teacher(config, data, out, log=print):
     teacher = models.paper_teacher()
     # XLA cannot compile the jitter layer; more epochs, since dropout slows learning.
     settings = dataclasses.replace(config, epochs=config.paper_teacher_epochs, jit_compile=False)
-    started = time.perf_counter()
-    train_on_labels(teacher, data.train, data.val, settings, backup_dir=backup, name="paper teacher")
-    record = {"config": dataclasses.asdict(settings), "seconds": round(time.perf_counter() - started),
+    history = train_on_labels(teacher, data.train, data.val, settings, backup_dir=backup, name="paper teacher")
+    record = {"config": dataclasses.asdict(settings), "seconds": round(history.seconds),
               "val_errors": count_errors(predictions(logits(teacher, data.val[0])), data.val[1])}
     atomic.save_model(teacher, path)
     atomic.write_json(out / "paper_teacher.json", record)

@@ -1,6 +1,7 @@
 """A killed training resumes to the same weights; finished units are skipped; one run per folder."""
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -53,10 +54,12 @@ def test_a_killed_fit_resumes_to_the_same_weights(build, tmp_path):
         train_on_labels(killed, data.train, data.val, CONFIG, callbacks=[KillAt(2)], backup_dir=tmp_path, **QUIET)
     assert resume.where() == " during epoch 3 of 4 of the model"  # what the interrupt message names
     resumed = fresh(build)  # a new process: new weights, fresh random state, restored from the backup
+    before = json.loads((tmp_path / "state.json").read_text())["seconds"]  # training time of epochs 1 and 2
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(resume.Backup, "__init__", with_log(resume.Backup.__init__, messages))
-        train_on_labels(resumed, data.train, data.val, CONFIG, backup_dir=tmp_path, **QUIET)
+        history = train_on_labels(resumed, data.train, data.val, CONFIG, backup_dir=tmp_path, **QUIET)
     assert messages == ["model: resuming at epoch 3 of 4"]
+    assert len(history.history["loss"]) == 2 and history.seconds > before > 0  # the seconds of all 4 epochs
     for a, b in zip(whole.get_weights(), resumed.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
