@@ -58,3 +58,18 @@ def quick_run(tmp_path_factory):
     done = train("--quick", cwd=home)
     assert done.returncode == 0, done.stderr[-3000:]
     return real / "quick", done.stdout
+
+
+# The opt-in stages on a --quick scale, added to quick_run's folder.
+OPT_IN = ["--fractions", "0.1,1", "--widths", "8", "--temperatures", "2", "-T", "3", "paper", "fractions", "widths",
+          "digits78"]
+
+
+@pytest.fixture(scope="session")
+def quick_opt_in_run(quick_run):
+    """quick_run's folder after `train.py --quick --out-dir OUT` with every opt-in stage. No other test may write
+    to that folder: test_report_unchanged compares its report with a copy."""
+    out, _ = quick_run
+    done = train("--quick", "--out-dir", str(out), *OPT_IN, cwd=out.parent.parent)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out

@@ -44,8 +44,8 @@ def test_quick_run_numbers_match_the_saved_models(quick_run):
     assert 0.5 < student_kd["accuracy"] < 1.0 and np.isfinite(student_kd["accuracy"])
 
 
-def test_second_run_reuses_the_saved_teacher(quick_run):
-    out, _ = quick_run
+def test_second_run_reuses_the_saved_teacher(quick_run, tmp_path):
+    out = copy_of(quick_run[0], tmp_path, ["teacher.keras", "teacher.json"])  # quick_run's folder stays as it was
     before = (out / "teacher.keras").read_bytes()
     done = train("--quick", "--out-dir", str(out), "teacher")
     assert done.returncode == 0, done.stderr[-3000:]
@@ -91,11 +91,8 @@ def test_help_explains():
     assert done.returncode == 0 and "--seeds" in done.stdout and "class3" in done.stdout
 
 
-def test_quick_run_of_the_opt_in_experiments(quick_run):
-    out, _ = quick_run
-    done = train("--quick", "--out-dir", str(out), "--fractions", "0.1,1", "--widths", "8", "--temperatures", "2",
-                 "-T", "3", "paper", "fractions", "widths", "digits78")
-    assert done.returncode == 0, done.stderr[-3000:]
+def test_quick_run_of_the_opt_in_experiments(quick_opt_in_run):
+    out = quick_opt_in_run
     results = json.loads((out / "results.json").read_text())
     assert {"paper", "fractions", "widths", "digits78"} <= set(results)
     assert "--widths 8" in results["widths"]["command"]
