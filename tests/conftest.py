@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -66,10 +67,12 @@ OPT_IN = ["--fractions", "0.1,1", "--widths", "8", "--temperatures", "2", "-T", 
 
 
 @pytest.fixture(scope="session")
-def quick_opt_in_run(quick_run):
-    """quick_run's folder after `train.py --quick --out-dir OUT` with every opt-in stage. No other test may write
-    to that folder: test_report_unchanged compares its report with a copy."""
-    out, _ = quick_run
+def quick_opt_in_run(quick_run, tmp_path_factory):
+    """A copy of quick_run's folder after `train.py --quick --out-dir OUT` with every opt-in stage (quick_run's
+    own folder keeps only the default stages). No other test may write to it: test_report_unchanged compares
+    its report with a copy in tests/data."""
+    out = tmp_path_factory.mktemp("opt_in") / "saved_models" / "quick"
+    shutil.copytree(quick_run[0], out)
     done = train("--quick", "--out-dir", str(out), *OPT_IN, cwd=out.parent.parent)
     assert done.returncode == 0, done.stderr[-3000:]
     return out
