@@ -21,8 +21,10 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the output
 
-from distiller.config import BEST_HPARAMS, DEFAULT_STAGES, STAGES, Config, checked, quick, read_hparams
+from distiller.config import BEST_HPARAMS, Config, checked, quick, read_hparams
 from distiller.errors import DistillerError, exit_interrupted, raise_on_sigterm
+from distiller.stages import DEFAULT as DEFAULT_STAGES
+from distiller.stages import NAMES as STAGES
 
 
 def numbers(kind):

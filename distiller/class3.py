@@ -1,20 +1,16 @@
-"""Hinton et al. section 3: distil without a single 3 in the transfer set, then raise the 3's bias.
+"""The mechanics of Hinton et al. section 3: a transfer set without one digit, and one output's bias raised.
 
 The student never sees a 3 but learns about 3s from the teacher's soft targets on other digits;
 most of its remaining mistakes on 3s come from the 3-logit being too low, which one bias fixes.
+The class3 stage (distiller/stages/class3.py) runs the experiment; digits78 reuses shift_bias.
 """
 
 import keras
 import numpy as np
 
-from distiller import models
 from distiller.evaluate import count_errors, errors_on_class, predictions
-from distiller.training import distil
 
 DIGIT = 3
-# Hinton et al. 2015, section 3 (their Student2.0 made 74 test errors; there are 1010 test 3s).
-PAPER = {"student_kd": {"errors": 74}, "minus3": {"errors": 206, "errors_on_3": 133},
-         "shifted": {"errors": 109, "errors_on_3": 14}, "bias": 3.5}
 
 
 def transfer_set_without(x, y, digit=DIGIT):
@@ -60,13 +56,3 @@ def shift_bias(model, b, digit=DIGIT):
     values[digit] += b
     bias.assign(values)
     return shifted
-
-
-def train_minus3(config, data, teacher_logits, backup_dir=None):
-    """Student2.0(-3): a fresh student distilled on the training split with every 3 removed."""
-    transfer, keep = transfer_set_without(*data.train)
-    keras.utils.set_random_seed(config.seed)
-    student = models.student()
-    distil(student, transfer, data.val, (teacher_logits[0][keep], teacher_logits[1]), config,
-           backup_dir=backup_dir, name="Student2.0(-3)")
-    return student

@@ -6,9 +6,6 @@ import json
 import math
 from pathlib import Path
 
-STAGES = ("teacher", "students", "class3", "paper", "fractions", "widths", "digits78")  # in the order they run
-DEFAULT_STAGES = STAGES[:3]  # the rest are long and opt-in: where distillation pays
-
 
 @dataclasses.dataclass
 class Config:

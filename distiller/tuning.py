@@ -9,7 +9,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from distiller import atomic, cache, models, report
+from distiller import atomic, cache, models, report, search_report
 from distiller.distiller import Distiller
 from distiller.errors import DistillerError
 from distiller.experiments import prepare_data
@@ -179,7 +179,7 @@ def write_report(config, tuner, data, kind, directory, project, seconds, log=pri
     meta = {"date": datetime.date.today().isoformat(), "machine": report.machine(), "tuner": kind,
             "epochs": config.epochs, "seed": config.seed, "val_size": len(data.val[0]), "seconds": seconds,
             "command": report.command_line()}
-    text = report.render_search(rows, best, meta)
+    text = search_report.render(rows, best, meta)
     atomic.write_text(folder / "report.md", text)
-    report.plot_search(rows, best["plain_student_val_accuracy"], folder)
+    search_report.plot(rows, best["plain_student_val_accuracy"], folder)
     return text

@@ -7,7 +7,7 @@ import pytest
 from distiller import class3, models
 from distiller.config import Config
 from distiller.evaluate import summary
-from distiller.experiments import run_class3
+from distiller.stages.class3 import run_class3
 from distiller.training import logits
 from tests.conftest import tiny_splits
 

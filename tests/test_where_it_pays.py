@@ -5,8 +5,9 @@ import keras
 import numpy as np
 import pytest
 
-from distiller import models, report, where_it_pays
+from distiller import models, report
 from distiller.config import Config
+from distiller.stages import digits78, fractions, shared, widths
 from distiller.training import logits
 from tests.conftest import tiny_splits
 
@@ -23,7 +24,7 @@ def setup():
 
 def test_repeat_to_gives_a_small_set_as_many_rows_as_the_full_one():
     x, y = np.arange(7), np.arange(7) * 10
-    rx, ry = where_it_pays.repeat_to((x, y), 20)
+    rx, ry = shared.repeat_to((x, y), 20)
     assert len(rx) == 21 and list(rx[:7]) == list(x) and list(ry[14:]) == list(y)
 
 
@@ -47,9 +48,9 @@ def test_fractions_use_the_first_n_images_and_their_own_teacher_logits(setup, mo
     def spy(student, train, val, teacher_logits, config, **kwargs):  # a distillation run's transfer set
         seen.append((train, teacher_logits[0]))
 
-    monkeypatch.setattr(where_it_pays, "distil", spy)
-    monkeypatch.setattr(where_it_pays, "train_on_labels", lambda *args, **kwargs: None)
-    result = where_it_pays.transfer_fractions(CONFIG, data, soft, log=lambda *_: None)
+    monkeypatch.setattr(shared, "distil", spy)
+    monkeypatch.setattr(shared, "train_on_labels", lambda *args, **kwargs: None)
+    result = fractions.transfer_fractions(CONFIG, data, soft, log=lambda *_: None)
     assert [r["images"] for r in result.values()] == [60, 600]
     (x, y), v = seen[0]  # 10%: the first 60 images, tiled to the full 600 rows, with their own logits
     assert len(x) == 600
@@ -62,7 +63,7 @@ def test_fractions_use_the_first_n_images_and_their_own_teacher_logits(setup, mo
 def test_paired_runs_count_errors_per_seed_and_start_from_the_same_weights(setup):
     data, soft = setup
     no_soft_term = dataclasses.replace(CONFIG, lambda_=0.0, jit_compile=False)
-    result = where_it_pays.paired(no_soft_term, data, soft, (16, 16), [0, 1])
+    result = shared.paired(no_soft_term, data, soft, (16, 16), [0, 1])
     assert len(result["plain"]) == len(result["distilled"]) == 2
     # lambda = 0 leaves only the hard loss: the "distilled" run is the plain run again, up to float noise.
     assert np.abs(np.subtract(result["plain"], result["distilled"])).max() <= 2
@@ -70,24 +71,24 @@ def test_paired_runs_count_errors_per_seed_and_start_from_the_same_weights(setup
 
 def test_small_students_report_every_temperature(setup):
     data, soft = setup
-    result = where_it_pays.small_students(CONFIG, data, soft, log=lambda *_: None)
+    result = widths.small_students(CONFIG, data, soft, log=lambda *_: None)
     assert list(result["8"]["distilled"]) == ["2.0", "4.0"] and len(result["8"]["plain"]) == 2
 
 
 def test_7_and_8_transfer_set_and_bias_chosen_on_validation(setup, monkeypatch, tmp_path):
     data, soft = setup
     labels_seen = []
-    real_distil = where_it_pays.distil
+    real_distil = digits78.distil
 
     def spy(student, train, *args, **kwargs):
         labels_seen.append(np.unique(train[1]))
         return real_distil(student, train, *args, **kwargs)
 
-    monkeypatch.setattr(where_it_pays, "distil", spy)
-    first = where_it_pays.digits_7_and_8(CONFIG, data, soft, tmp_path, log=lambda *_: None)
+    monkeypatch.setattr(digits78, "distil", spy)
+    first = digits78.digits_7_and_8(CONFIG, data, soft, tmp_path, log=lambda *_: None)
     assert list(labels_seen[0]) == [7, 8]
     shuffled = tiny_splits(test_labels=lambda y: np.random.default_rng(3).permutation(y))
-    second = where_it_pays.digits_7_and_8(CONFIG, shuffled, soft, tmp_path, log=lambda *_: None)
+    second = digits78.digits_7_and_8(CONFIG, shuffled, soft, tmp_path, log=lambda *_: None)
     assert second["bias"] == first["bias"] <= 0 and second["curve"] == first["curve"]
 
 
@@ -125,12 +126,13 @@ def test_distil_from_paper_uses_the_paper_teacher_and_its_own_sections(setup, tm
         used.update(logits=teacher_logits, name=name)
         return {"error_percent": 1.0, "shifted_error_percent": 0.5, "bias": -1.0, "curve": {}}
 
-    monkeypatch.setattr(where_it_pays, "digits_7_and_8", spy)
+    monkeypatch.setattr(digits78, "digits_7_and_8", spy)
     from distiller import experiments
 
     for source in ("teacher", "paper"):
-        experiments.transfer_stages(dataclasses.replace(CONFIG, distil_from=source), data, soft, ["digits78"],
-                                    tmp_path, log=lambda *_: None)
+        ctx = experiments.Context(dataclasses.replace(CONFIG, distil_from=source), data, tmp_path, lambda *_: None)
+        ctx.teacher_logits = soft  # the make-run teacher's, as the teacher stage would have left them
+        experiments.run_stages(ctx, ["digits78"])
         paper_soft = logits(models.load(tmp_path / "paper_teacher.keras"), data.train[0])
         expected = soft[0] if source == "teacher" else paper_soft
         np.testing.assert_allclose(used["logits"][0], expected, rtol=1e-5, atol=1e-5)

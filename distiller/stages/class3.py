@@ -1,0 +1,83 @@
+"""Hinton et al. section 3: Student2.0(-3) is distilled on a transfer set without a single 3, then b is
+added to the bias of output 3, with b chosen on the validation split. Compared with Student2.0 on test.
+
+The mechanics (the transfer set, the curve over b, the rule for b, the shifted model) are in
+distiller/class3.py; this module runs them on the saved models and reports."""
+
+import keras
+import numpy as np
+
+from distiller import class3, models, resume
+from distiller.report import figure, provenance, save
+from distiller.stages.shared import save_model, test_record
+from distiller.training import distil, logits
+
+NAME = "class3"
+# Hinton et al. 2015, section 3 (their Student2.0 made 74 test errors; there are 1010 test 3s).
+PAPER = {"student_kd": {"errors": 74}, "minus3": {"errors": 206, "errors_on_3": 133},
+         "shifted": {"errors": 109, "errors_on_3": 14}, "bias": 3.5}
+
+
+def run(ctx, progress):
+    return run_class3(ctx.config, ctx.data, ctx.teacher_logits, ctx.out, progress, ctx.log)
+
+
+def train_minus3(config, data, teacher_logits, backup_dir=None):
+    """Student2.0(-3): a fresh student distilled on the training split with every 3 removed."""
+    transfer, keep = class3.transfer_set_without(*data.train)
+    keras.utils.set_random_seed(config.seed)
+    student = models.student()
+    distil(student, transfer, data.val, (teacher_logits[0][keep], teacher_logits[1]), config,
+           backup_dir=backup_dir, name="Student2.0(-3)")
+    return student
+
+
+def run_class3(config, data, teacher_logits, out, progress=resume.UNRECORDED, log=print):
+    """Student2.0 vs Student2.0(-3) vs Student2.0(-3) + b, with b chosen on the validation split."""
+    student_kd = models.load(out / "student_kd.keras", "Student2.0 (student_kd)",
+                             remedy="run `python train.py students` to train it again")
+    log("Student2.0(-3): distilling on a transfer set with every 3 removed")
+    minus3 = train_minus3(config, data, teacher_logits, backup_dir=progress.backup_dir("minus3"))
+    save_model(minus3, out, "student_kd_minus3", config, test_record(minus3, data.test, None, config.seed))
+    minus3 = models.load(out / "student_kd_minus3.keras", "Student2.0(-3)")  # the experiment reads the saved file
+
+    shifts = np.arange(0.0, config.bias_max + config.bias_step / 2, config.bias_step)
+    curve = class3.bias_curve(logits(minus3, data.val[0]), data.val[1], shifts)
+    b = class3.choose_bias(curve, config.bias_tolerance)
+    rule = "fewest validation errors" if config.bias_tolerance is None else (
+        f"largest b adding <= {config.bias_tolerance} validation errors on other classes")
+    log(f"Bias of output 3: +{b:g} ({rule})")
+    shifted = class3.shift_bias(minus3, b)
+    records = {name: test_record(m, data.test, None, config.seed)
+               for name, m in (("student_kd", student_kd), ("minus3", minus3), ("shifted", shifted))}
+    save_model(shifted, out, "student_kd_minus3_shifted", config, {**records["shifted"], "bias": b})
+    return {"records": records, "bias": b, "rule": rule, "curve": curve, "paper": PAPER,
+            "test_threes": int(np.sum(data.test[1] == class3.DIGIT))}
+
+
+def render(section, name=NAME):
+    r, paper = section["result"], section["result"]["paper"]
+    rec = r["records"]
+    return [
+        "## The class-3 experiment (Hinton et al. section 3)", "",
+        (f"Student2.0(-3) is distilled on the training split with every 3 removed; the bias of output 3 is then "
+         f"raised by b = +{r['bias']:g}, chosen on the validation split ({r['rule']}). "
+         f"Test set: {r['test_threes']} threes."), "",
+        "| model | test errors | errors on 3 | paper: errors | paper: errors on 3 |", "|---|---:|---:|---:|---:|",
+        f"| Student2.0 | {rec['student_kd']['errors']} | {rec['student_kd']['errors_on_3']} | {paper['student_kd']['errors']} | |",
+        f"| Student2.0(-3) | {rec['minus3']['errors']} | {rec['minus3']['errors_on_3']} | {paper['minus3']['errors']} | {paper['minus3']['errors_on_3']} |",
+        (f"| Student2.0(-3) + b (b = +{r['bias']:g}; paper +{paper['bias']:g}) | {rec['shifted']['errors']} | "
+         f"{rec['shifted']['errors_on_3']} | {paper['shifted']['errors']} | {paper['shifted']['errors_on_3']} |"),
+        "", "![validation errors against the bias of output 3](class3_bias.png)", "", provenance(section), "",
+    ]
+
+
+def plot(result, out, name=NAME):
+    curve = result["curve"]
+    fig, ax = figure()
+    ax.plot(curve["bias"], curve["errors_on_digit"], label="errors on 3s")
+    ax.plot(curve["bias"], curve["errors_on_others"], label="errors on other digits")
+    ax.axvline(result["bias"], color="gray", linestyle="--", label=f"chosen b = +{result['bias']:g}")
+    ax.set(xlabel="b added to the bias of output 3", ylabel="validation errors", title="Student2.0(-3): the bias shift")
+    ax.legend()
+    save(fig, out / "class3_bias.png")

@@ -1,0 +1,96 @@
+"""What several stages share: the record of a saved model, and students trained per seed, plain and
+distilled from the same initial weights (so that their difference is paired), on a transfer set tiled
+to the full set's size.
+
+Every run goes through training.train_on_labels / training.distil; there is no other loop.
+"""
+
+import dataclasses
+import json
+
+import keras
+import numpy as np
+
+from distiller import atomic, models, resume
+from distiller.evaluate import summary
+from distiller.training import distil, fingerprint, logits, train_on_labels
+
+
+def test_record(model, test, seconds, seed):
+    return {
+        "parameters": model.count_params(),
+        **summary(logits(model, test[0]), test[1]),
+        "seconds": None if seconds is None else round(seconds, 1),
+        "seed": seed,
+    }
+
+
+def save_model(model, out, name, config, record):
+    """Save `name`.keras with `name`.json beside it: the config and numbers it came from."""
+    atomic.save_model(model, out / f"{name}.keras")
+    atomic.write_json(out / f"{name}.json", {"config": dataclasses.asdict(config), "record": record})
+
+
+def read_json(path):
+    """A small record beside a model ({} when missing or unreadable: it only adds the training seconds)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def repeat_to(arrays, n):
+    """Tile a small transfer set to at least n rows: it gets as many steps per epoch as the full one."""
+    times = -(-n // len(arrays[0]))
+    return tuple(np.concatenate([a] * times) for a in arrays)
+
+
+def test_errors(model, data):
+    return summary(logits(model, data.test[0]), data.test[1])["errors"]
+
+
+def seeds_of(config):
+    return list(range(config.seed, config.seed + config.seeds))
+
+
+def errors_per_seed(config, data, units, seeds, keep=None, teacher_logits=None, progress=resume.UNRECORDED):
+    """Test errors of one student per seed, on the rows `keep` of the training split: trained on labels,
+    or distilled when teacher_logits is given. Same seeds, so plain and distilled share initial weights.
+    Each seed is a unit of `progress` (resume.Units): a rerun after a kill skips the finished ones."""
+    keep = np.ones(len(data.train[0]), bool) if keep is None else keep
+    columns = (data.train[0][keep], data.train[1][keep])
+    if teacher_logits is not None:
+        columns += (teacher_logits[0][keep],)
+    x, y, *soft = repeat_to(columns, len(data.train[0]))
+    kind = "plain" if teacher_logits is None else f"T{config.temperature:g}-lambda{config.lambda_:g}"
+    digest = fingerprint(config, (x, y), *soft)
+
+    def train(seed, backup):
+        keras.utils.set_random_seed(seed)
+        student = models.mlp(units, f"student{units[0]}")
+        options = {"verbose": 0, "backup_dir": backup, "name": f"Student {units[0]}-{units[1]} {kind} (seed {seed})"}
+        if teacher_logits is None:
+            train_on_labels(student, (x, y), data.val, config, **options)
+        else:
+            distil(student, (x, y), data.val, (soft[0], teacher_logits[1]), config, **options)
+        return test_errors(student, data)
+
+    return [progress.run(f"{units[0]}-{units[1]}-{kind}-seed{seed}-{digest}", lambda backup, seed=seed: train(seed, backup))
+            for seed in seeds]
+
+
+def paired(config, data, teacher_logits, units, seeds, keep=None, progress=resume.UNRECORDED):
+    return {"plain": errors_per_seed(config, data, units, seeds, keep, progress=progress),
+            "distilled": errors_per_seed(config, data, units, seeds, keep, teacher_logits, progress)}
+
+
+def distilled_per_setting(config, data, units, teacher_logits, settings, progress=resume.UNRECORDED, log=print):
+    """{name: test errors per seed} for students distilled at each named (T, lambda) of `settings`."""
+    runs = {}
+    for name, (temperature, lambda_) in settings.items():
+        log(f"Student {units[0]}-{units[1]} at T={temperature:g}, lambda={lambda_:g}, seeds {seeds_of(config)}")
+        kd = dataclasses.replace(config, temperature=temperature, lambda_=lambda_)
+        runs[name] = errors_per_seed(kd, data, units, seeds_of(config), teacher_logits=teacher_logits,
+                                     progress=progress)
+    return runs
+
