@@ -11,7 +11,9 @@ from distiller.stages import digits78, fractions, shared, widths
 from distiller.training import logits
 from tests.conftest import tiny_splits
 
-CONFIG = Config(epochs=1, batch_size=64, seeds=2, fractions=(0.1, 1.0), widths=(8,), temperatures=(2.0, 4.0))
+# XLA off: these check what the stages do, and a compile per tiny model cost 40 s (the quick runs use XLA).
+CONFIG = Config(epochs=1, batch_size=64, seeds=2, fractions=(0.1, 1.0), widths=(8,), temperatures=(2.0, 4.0),
+                jit_compile=False)
 
 
 @pytest.fixture(scope="module")
