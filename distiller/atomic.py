@@ -72,10 +72,18 @@ def save_figure(fig, path):
         fig.savefig(temp, dpi=100, format=Path(path).suffix.lstrip("."))
 
 
-def remove_leftovers(folder):
-    """Delete the temporary files that killed writers left below `folder`; returns how many."""
-    leftovers = list(Path(folder).rglob(f"{TEMP_PREFIX}*")) if Path(folder).is_dir() else []
-    for path in leftovers:
-        with contextlib.suppress(OSError):
-            path.unlink()
-    return len(leftovers)
+def remove_leftovers(folder, other_run_marker=None):
+    """Delete the temporary files that killed writers left below `folder`; returns how many.
+
+    A subfolder holding `other_run_marker` (another run's lock file, e.g. saved_models/quick/.lock) is
+    not entered: what is there may be a write in progress, and that run cleans up after itself."""
+    count = 0
+    for root, dirs, files in os.walk(folder):
+        if other_run_marker:
+            dirs[:] = [d for d in dirs if not (Path(root, d) / other_run_marker).exists()]
+        for name in files:
+            if name.startswith(TEMP_PREFIX):
+                with contextlib.suppress(OSError):
+                    Path(root, name).unlink()
+                    count += 1
+    return count

@@ -80,7 +80,7 @@ def run(config, names=stages.NAMES, log=print):
     its last epoch, a stage from its last finished unit."""
     out = output_dir(config)
     with resume.exclusive(out):
-        if removed := atomic.remove_leftovers(out):
+        if removed := atomic.remove_leftovers(out, other_run_marker=resume.LOCK):
             log(f"Removed {removed} temporary file(s) that an interrupted run left in {out}/")
         run_stages(Context(config, prepare_data(config, log), out, log), ["teacher", *names])
         resume.tidy(out)

@@ -96,3 +96,12 @@ def test_a_written_model_keeps_its_name_ending(tmp_path):
     atomic.save_model(Spy(), tmp_path / "teacher.keras")
     assert seen[0].startswith(".tmp-") and seen[0].endswith("-teacher.keras")  # Keras insists on .keras
     assert (tmp_path / "teacher.keras").read_bytes() == b"model"
+
+
+def test_leftovers_of_another_run_folder_are_left_to_it(tmp_path):
+    for name in (".tmp-1-results.json", "backups/teacher/.tmp-2-state.json", "quick/.tmp-3-teacher.keras"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("half")
+    (tmp_path / "quick" / ".lock").write_text("4242\n")  # saved_models/quick: a --quick run's own folder
+    assert atomic.remove_leftovers(tmp_path, other_run_marker=".lock") == 2
+    assert [p.name for p in tmp_path.rglob(".tmp-*")] == [".tmp-3-teacher.keras"]
