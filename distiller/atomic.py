@@ -7,9 +7,12 @@ next run on that folder removes (`remove_leftovers`).
 """
 
 import contextlib
+import gc
 import json
 import os
+import re
 import secrets
+import shutil
 from pathlib import Path
 
 from distiller.errors import DistillerError
@@ -26,16 +29,37 @@ def replacing(path):
     """
     path = Path(path)
     temp = path.parent / f"{TEMP_PREFIX}{secrets.token_hex(4)}-{path.name}"  # keeps .keras, .weights.h5
+    failure = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         yield temp
         flush_to_disk(temp)
         os.replace(temp, path)
     except OSError as e:
-        raise DistillerError(f"cannot write {path}: {e.strerror or e}") from None
+        failure = DistillerError(f"cannot write {path}: {reason(e)}")
     finally:
         with contextlib.suppress(OSError):
             temp.unlink(missing_ok=True)
+    if failure is not None:
+        # A failed HDF5 write leaves its file open in the frames of the dropped traceback; closed at exit, it
+        # crashed the interpreter (seen on a full disk). Close it now.
+        gc.collect()
+        raise failure
+
+
+def reason(error):
+    """An OSError's reason in a few words; h5py puts errno's text inside a long message of its own."""
+    found = re.search(r"error message = '([^']+)'", str(error))
+    return found.group(1) if found else error.strerror or " ".join(str(error).split())
+
+
+def ensure_space(path, size):
+    """Refuse, as a full disk would, a write of about `size` bytes that cannot fit: HDF5 (the backups'
+    format) left in a failed write crashes the interpreter at exit, so it is not asked to try."""
+    free = shutil.disk_usage(Path(path).parent).free
+    if free < size:
+        raise DistillerError(f"cannot write {path}: No space left on device "
+                             f"(needs about {size / 2**20:.0f} MB, {free / 2**20:.0f} MB free)")
 
 
 def flush_to_disk(path):

@@ -11,12 +11,14 @@
 import contextlib
 import fcntl
 import json
+import math
 import os
 import shutil
 import time
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from distiller import atomic
 from distiller.errors import DistillerError
@@ -95,6 +97,10 @@ class Backup(keras.callbacks.BackupAndRestore):
 
     def _save_model(self):
         weights = f"epoch-{self._current_epoch}.weights.h5"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        variables = [*self.model.weights, *(self.model.optimizer.variables if self.model.optimizer else [])]
+        atomic.ensure_space(self.folder / weights, sum(math.prod(v.shape) * np.dtype(v.dtype).itemsize
+                                                       for v in variables) + 2**20)
         with atomic.replacing(self.folder / weights) as temp:
             self.model.save_weights(temp)
         state = {"epoch": self._current_epoch, "weights": weights, "fingerprint": self.fingerprint,

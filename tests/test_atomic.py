@@ -105,3 +105,19 @@ def test_leftovers_of_another_run_folder_are_left_to_it(tmp_path):
     (tmp_path / "quick" / ".lock").write_text("4242\n")  # saved_models/quick: a --quick run's own folder
     assert atomic.remove_leftovers(tmp_path, other_run_marker=".lock") == 2
     assert [p.name for p in tmp_path.rglob(".tmp-*")] == [".tmp-3-teacher.keras"]
+
+
+def test_a_write_that_cannot_fit_is_refused_before_it_starts(tmp_path, monkeypatch):
+    monkeypatch.setattr(atomic.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 7 * 2**20})())
+    with pytest.raises(DistillerError) as error:
+        atomic.ensure_space(tmp_path / "epoch-2.weights.h5", 28 * 2**20)
+    assert str(error.value) == (f"cannot write {tmp_path / 'epoch-2.weights.h5'}: No space left on device "
+                                "(needs about 28 MB, 7 MB free)")
+    atomic.ensure_space(tmp_path / "epoch-2.weights.h5", 6 * 2**20)  # fits: no error
+
+
+def test_h5py_reasons_are_cut_to_errnos_text():
+    long = OSError("Can't synchronously write data (file write failed: time = Sat Nov 28 08:08:56 2026\n, "
+                   "errno = 28, error message = 'No space left on device', buf = 0x5589bc87eda0)")
+    assert atomic.reason(long) == "No space left on device"
+    assert atomic.reason(OSError(errno.EACCES, "Permission denied")) == "Permission denied"
