@@ -86,6 +86,14 @@ def write_json(path, value):
     write_text(path, json.dumps(value, indent=2) + "\n")
 
 
+def read_json(path, default):
+    """A small JSON file of this project's, or `default` when it is missing or unreadable."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return default
+
+
 def save_model(model, path):
     with replacing(path) as temp:
         model.save(temp)

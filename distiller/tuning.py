@@ -1,7 +1,6 @@
 """keras-tuner's search of lambda and T for Student2.0, scored on validation accuracy only."""
 
 import datetime
-import json
 import time
 from pathlib import Path
 
@@ -97,7 +96,7 @@ def trial_rows(tuner, epochs):
             "val_accuracy": trial.score,
             "epochs": values.get("tuner/epochs", epochs),  # Hyperband gives trials fewer epochs
             "best_epoch": trial.best_step + 1,
-            "seconds": read_json(seconds_file, {}).get("seconds"),
+            "seconds": atomic.read_json(seconds_file, {}).get("seconds"),
         })
     return sorted(rows, key=lambda r: -r["val_accuracy"])
 
@@ -110,7 +109,7 @@ def plain_student_accuracy(config, data, directory, log=print):
     path = Path(directory) / "plain_student.json"
     key = {"epochs": config.epochs, "seed": config.seed, "train_size": len(data.train[0]),
            "batch_size": config.batch_size, "learning_rate": config.learning_rate}
-    saved = read_json(path, {})
+    saved = atomic.read_json(path, {})
     if saved.get("settings") == key and "val_accuracy" in saved:
         return saved["val_accuracy"]
     log("Training a plain Student for as many epochs as a trial: the bar the trials must beat")
@@ -120,14 +119,6 @@ def plain_student_accuracy(config, data, directory, log=print):
     accuracy = float(max(history.history["val_accuracy"]))  # like a trial's score: its best epoch
     atomic.write_json(path, {"settings": key, "val_accuracy": accuracy})
     return accuracy
-
-
-def read_json(path, default):
-    """A small file of this project's (a kill never leaves half of one; damage reads as missing)."""
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return default
 
 
 def best_hyperparameters(rows, plain_accuracy):

@@ -6,7 +6,6 @@ Every run goes through training.train_on_labels / training.distil; there is no o
 """
 
 import dataclasses
-import json
 
 import keras
 import numpy as np
@@ -29,14 +28,6 @@ def save_model(model, out, name, config, record):
     """Save `name`.keras with `name`.json beside it: the config and numbers it came from."""
     atomic.save_model(model, out / f"{name}.keras")
     atomic.write_json(out / f"{name}.json", {"config": dataclasses.asdict(config), "record": record})
-
-
-def read_json(path):
-    """A small record beside a model ({} when missing or unreadable: it only adds the training seconds)."""
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def repeat_to(arrays, n):

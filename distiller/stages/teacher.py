@@ -3,8 +3,8 @@ It always runs first: every other stage distils from it."""
 
 import keras
 
-from distiller import models, resume
-from distiller.stages.shared import read_json, save_model, test_record
+from distiller import atomic, models, resume
+from distiller.stages.shared import save_model, test_record
 from distiller.training import train_on_labels
 
 NAME = "teacher"
@@ -15,7 +15,7 @@ def run(ctx, progress):
     if path.exists() and not config.retrain:
         ctx.log(f"Teacher: reusing {path} (pass --retrain to train a new one)")
         teacher = models.load(path, "teacher", remedy="pass --retrain to train a new one")
-        saved = read_json(path.with_suffix(".json")).get("record", {})
+        saved = atomic.read_json(path.with_suffix(".json"), {}).get("record", {})  # only its seconds and seed
         return test_record(teacher, ctx.data.test, saved.get("seconds"), saved.get("seed"))
     ctx.log("Teacher: training 784-1200-1200-10 on labels")
     keras.utils.set_random_seed(config.seed)
