@@ -4,9 +4,12 @@
   (b) keras.distillation.Distiller with LogitsDistillation(loss=KLDivergence()) (teacher every step)
   (c) distiller.Distiller: teacher logits computed once, then only the student runs
 
-and the machine's limit: the epoch's training FLOPs divided by the float32 matmul rate measured here.
+(a) and (b) run twice: at Keras's default compile settings (XLA off on CPU, 1 step per call) and compiled
+as ours is (XLA on, 32 steps per call), so that the ratio of like with like shows what the cached logits
+alone buy. Then the machine's limit: the epoch's training FLOPs divided by the float32 matmul rate,
+measured at 2048 x 2048 x 2048 and at the shapes one training step multiplies (batch 128 by 784 by 600...).
 
-    python benchmarks/distillation_speed.py [--epochs 2] [--batch-size 128]
+    python benchmarks/distillation_speed.py [--epochs 5] [--batch-size 128]
 """
 
 import argparse
@@ -63,6 +66,27 @@ def epoch_seconds(model, x, y, batch_size, epochs):
     return min(times)
 
 
+def step_matmul_flops_per_second(model, batch, steps=20):
+    """The matmul rate at the shapes of one training step of `model` (dense layers, batch `batch`): forward
+    x @ W, and the gradients x^T @ dy and dy @ W^T (not for the first layer). One graph computes the
+    products of `steps` steps, each on inputs of its own (so that none can be merged or hoisted), and
+    sums each product (a pass over its output: a small cost, left in); the fastest of 5 calls."""
+    shapes = []  # (m, k, n) of each product
+    for i, (n_in, n_out) in enumerate(layer.kernel.shape for layer in model.layers if hasattr(layer, "kernel")):
+        shapes += [(batch, n_in, n_out), (n_in, batch, n_out)] + ([(batch, n_out, n_in)] if i else [])
+    pairs = [(tf.random.normal((m, k)), tf.random.normal((k, n))) for _ in range(steps) for m, k, n in shapes]
+    products = tf.function(lambda pairs: tf.add_n([tf.reduce_sum(tf.matmul(a, b)) for a, b in pairs]))
+    products(pairs).numpy()
+    fastest = min(timed(lambda: products(pairs).numpy()) for _ in range(5))
+    return steps * sum(2 * m * k * n for m, k, n in shapes) / fastest
+
+
+def timed(f):
+    start = time.perf_counter()
+    f()
+    return time.perf_counter() - start
+
+
 def matmul_flops_per_second(n=2048, repeats=20):
     a, b = tf.random.normal((n, n)), tf.random.normal((n, n))
     product = tf.function(lambda a, b: tf.matmul(a, b))
@@ -80,35 +104,45 @@ def training_flops(model, examples):
     return 6 * weights * examples
 
 
+def keras_io(teacher):
+    return KerasIoDistiller(models.student(), teacher)
+
+
+def keras_distillation(teacher):
+    return keras.distillation.Distiller(
+        teacher, models.student(),
+        distillation_losses=keras.distillation.LogitsDistillation(temperature=T, loss=keras.losses.KLDivergence()),
+        student_loss_weight=0.5,
+    )
+
+
+PEERS = {"(a) keras.io-style Distiller": keras_io, "(b) keras.distillation.Distiller": keras_distillation}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--epochs", type=int, default=3, help="epochs per way; the fastest counts (default 3)")
+    p.add_argument("--epochs", type=int, default=5, help="epochs per way; the fastest counts (default 5)")
     p.add_argument("--batch-size", type=int, default=Config().batch_size)
     args = p.parse_args()
     data = prepare_data(Config())
     x, y = data.train
     keras.utils.set_random_seed(0)
     teacher = models.teacher()
+    default = Config()
+    ours_compiled = {"jit_compile": default.jit_compile, "steps_per_execution": default.steps_per_execution}
     rows = []
-
-    keras.utils.set_random_seed(0)
-    a = KerasIoDistiller(models.student(), teacher)
-    a.compile(keras.optimizers.Adam(1e-3))
-    rows.append(("(a) keras.io-style Distiller", epoch_seconds(a, x, y, args.batch_size, args.epochs)))
-
-    keras.utils.set_random_seed(0)
-    b = keras.distillation.Distiller(
-        teacher, models.student(),
-        distillation_losses=keras.distillation.LogitsDistillation(temperature=T, loss=keras.losses.KLDivergence()),
-        student_loss_weight=0.5,
-    )
-    b.compile(keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    rows.append(("(b) keras.distillation.Distiller", epoch_seconds(b, x, y, args.batch_size, args.epochs)))
+    for name, make in PEERS.items():
+        for compiled in ({}, ours_compiled):  # Keras's defaults, then as train.py compiles ours
+            keras.utils.set_random_seed(0)
+            peer = make(teacher)
+            peer.compile(keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                         **compiled)
+            how = "compiled as ours (XLA on, 32 steps per call)" if compiled else "Keras's defaults (XLA off, 1 step per call)"
+            rows.append((f"{name}, {how}", epoch_seconds(peer, x, y, args.batch_size, args.epochs)))
 
     start = time.perf_counter()
     cached = logits(teacher, x)
     once = time.perf_counter() - start
-    default = Config()
     for jit, steps in ((False, 1), (True, 1), (default.jit_compile, default.steps_per_execution)):
         keras.utils.set_random_seed(0)
         c = Distiller(models.student())
@@ -119,15 +153,18 @@ def main():
         rows.append((name, seconds))
     ours = rows[-1][1]  # the defaults of train.py and tune.py
 
-    limit = training_flops(c.student, len(x)) / matmul_flops_per_second()
+    flops = training_flops(c.student, len(x))
+    limits = {"2048 x 2048 x 2048": matmul_flops_per_second(),
+              f"the step's shapes (batch {args.batch_size})": step_matmul_flops_per_second(c.student, args.batch_size)}
     print(f"\n{len(x)} examples, batch {args.batch_size}, {args.epochs} epochs per way (fastest counts), "
           f"{os.cpu_count()} CPU cores, TensorFlow {tf.__version__}, Keras {keras.__version__}")
     print(f"teacher logits for (c), once for all epochs, runs and trials: {once:.2f} s\n")
     print("| way | seconds per epoch | relative to (c) as train.py runs it |\n|---|---:|---:|")
     for name, seconds in rows:
         print(f"| {name} | {seconds:.2f} | {seconds / ours:.2f}x |")
-    print(f"| matmul-bound limit: {training_flops(c.student, len(x)) / 1e9:.0f} GFLOP at the measured "
-          f"{training_flops(c.student, len(x)) / limit / 1e9:.0f} GFLOP/s | {limit:.2f} | {limit / ours:.2f}x |")
+    for shapes, rate in limits.items():
+        print(f"| matmul-bound limit: {flops / 1e9:.0f} GFLOP at {rate / 1e9:.0f} GFLOP/s, measured at {shapes} | "
+              f"{flops / rate:.2f} | {flops / rate / ours:.2f}x |")
 
 
 if __name__ == "__main__":

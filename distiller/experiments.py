@@ -74,7 +74,8 @@ class Context:
 
 
 def run(config, names=stages.NAMES, log=print):
-    """Run the named stages in order (the teacher always, first); return the report's Markdown.
+    """Run the named stages in order (the teacher first, unless every named stage only reads saved models);
+    return the report's Markdown.
 
     One run per output folder at a time. Killed, it resumes when run again: a model in training from
     its last epoch, a stage from its last finished unit."""
@@ -82,7 +83,8 @@ def run(config, names=stages.NAMES, log=print):
     with resume.exclusive(out):
         if removed := atomic.remove_leftovers(out, other_run_marker=resume.LOCK):
             log(f"Removed {removed} temporary file(s) that an interrupted run left in {out}/")
-        run_stages(Context(config, prepare_data(config, log), out, log), ["teacher", *names])
+        trains = any(getattr(stage, "TRAINS", True) for stage in stages.modules() if stage.NAME in names)
+        run_stages(Context(config, prepare_data(config, log), out, log), ["teacher", *names] if trains else names)
         resume.tidy(out)
         return report.write(out, log)
 

@@ -123,6 +123,11 @@ class Units:
         self.done = self.read()
         if self.done:
             self.log(f"{stage}: {len(self.done)} units done by an interrupted run, skipping them")
+        self.total, self.trained, self.seconds = None, 0, 0.0  # for the line after each unit
+
+    def expect(self, total):
+        """The number of units of the stage, for the progress line printed after each one."""
+        self.total = total
 
     def read(self):
         if not self.path.exists():
@@ -136,15 +141,33 @@ class Units:
     def backup_dir(self, key):
         return self.out / BACKUPS / self.stage / key
 
-    def run(self, key, train):
-        """train(backup_dir) -> a JSON-able result, unless the unit `key` is done already."""
+    def run(self, key, train, label=None):
+        """train(backup_dir) -> a JSON-able result, unless the unit `key` is done already. `label` names the
+        unit in the progress line (default: the key)."""
         if key in self.done:
             return self.done[key]
+        started = time.perf_counter()
         result = train(self.backup_dir(key))
         self.done[key] = result
         atomic.write_json(self.path, self.done)
         shutil.rmtree(self.backup_dir(key), ignore_errors=True)
+        took = time.perf_counter() - started
+        self.trained, self.seconds = self.trained + 1, self.seconds + took
+        errors = result if isinstance(result, int) else result.get("errors") if isinstance(result, dict) else None
+        self.log(self.progress_line(label or key, took, errors))
         return result
+
+    def progress_line(self, label, took, errors=None):
+        """e.g. "widths: 5 of 66 units done (Student 30-30 plain (seed 1): 412 test errors, 53 s); 4 min 20 s so
+        far, about 16 min left": the time left is this run's mean time per unit times the units left."""
+        count = f"{len(self.done)} of {self.total}" if self.total else f"{len(self.done)}"
+        outcome = "" if errors is None else f": {errors} test errors"
+        line = (f"{self.stage}: {count} units done ({label}{outcome}, {duration(took)}); "
+                f"{duration(self.seconds)} so far")
+        if self.total:
+            left = max(self.total - len(self.done), 0) * self.seconds / self.trained
+            line += f", about {duration(left)} left" if left else ", all done"
+        return line
 
     def finish(self):
         self.path.unlink(missing_ok=True)
@@ -154,8 +177,11 @@ class Units:
 class Unrecorded:
     """Units that are not recorded (a direct call, a test): every unit runs, nothing is backed up."""
 
-    def run(self, key, train):
+    def run(self, key, train, label=None):
         return train(None)
+
+    def expect(self, total):
+        pass
 
     def backup_dir(self, key):
         return None
@@ -169,6 +195,16 @@ def tidy(out):
     for name in (BACKUPS, PROGRESS):
         with contextlib.suppress(OSError):  # not empty (a model of a stage that did not run), or absent
             (Path(out) / name).rmdir()
+
+
+def duration(seconds):
+    """53 s, 4 min 20 s, 1 h 5 min."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ from distiller import atomic, cache, models, report, search_report
 from distiller.distiller import Distiller
 from distiller.errors import DistillerError
 from distiller.experiments import prepare_data
+from distiller.progress import ProgressBar
 from distiller.training import adam_with_cosine_decay, train_on_labels
 
 # Wide enough to hold the paper's T = 20 and to show where distillation stops helping;
@@ -77,7 +78,7 @@ def search(tuner, data, teacher_logits, config, epochs, log_dir, verbose="auto")
         validation_data=({"pixels": data.val[0], "teacher_logits": teacher_logits[1]}, data.val[1]),
         epochs=epochs, batch_size=config.batch_size, verbose=verbose,
         # keras-tuner gives each trial its own log dir with its hyperparameters (HParams dashboard).
-        callbacks=[keras.callbacks.TensorBoard(str(log_dir))],
+        callbacks=[keras.callbacks.TensorBoard(str(log_dir)), ProgressBar()],
     )
 
 

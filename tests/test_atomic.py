@@ -121,3 +121,38 @@ def test_h5py_reasons_are_cut_to_errnos_text():
                    "errno = 28, error message = 'No space left on device', buf = 0x5589bc87eda0)")
     assert atomic.reason(long) == "No space left on device"
     assert atomic.reason(OSError(errno.EACCES, "Permission denied")) == "Permission denied"
+
+
+def test_a_folder_is_replaced_whole_and_a_failed_one_leaves_the_old(tmp_path):
+    target = tmp_path / "export" / "student"  # a SavedModel is a folder
+    for version in ("old", "new"):
+        with atomic.replacing(target) as temp:
+            (temp / "variables").mkdir(parents=True)
+            (temp / "variables" / "data").write_text(version)
+    assert (target / "variables" / "data").read_text() == "new"
+    with pytest.raises(RuntimeError), atomic.replacing(target) as temp:
+        temp.mkdir()
+        (temp / "half").write_text("half")
+        raise RuntimeError("the export failed")
+    assert [p.name for p in target.parent.iterdir()] == ["student"]
+    assert (target / "variables" / "data").read_text() == "new"
+    (target.parent / ".tmp-1-student").mkdir()  # what a kill during an export leaves
+    assert atomic.remove_leftovers(tmp_path) == 1 and [p.name for p in target.parent.iterdir()] == ["student"]
+
+
+def test_a_saved_model_carries_no_optimizer_unless_asked(tmp_path):
+    import numpy as np
+
+    keras.utils.set_random_seed(0)
+    model = models.mlp((64,), "s")
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = np.random.default_rng(0).normal(size=(32, 784)).astype("float32")
+    model.fit(x, np.zeros(32, int), epochs=1, verbose=0)
+    atomic.save_model(model, tmp_path / "served.keras")
+    atomic.save_model(model, tmp_path / "resumable.keras", include_optimizer=True)
+    served = models.load(tmp_path / "served.keras")
+    np.testing.assert_array_equal(served(x).numpy(), model(x).numpy())
+    assert getattr(served, "optimizer", None) is None
+    assert keras.models.load_model(tmp_path / "resumable.keras").optimizer.iterations.numpy() == 1
+    # Adam keeps two moments per weight: without them the file is about a third as large.
+    assert (tmp_path / "served.keras").stat().st_size < 0.4 * (tmp_path / "resumable.keras").stat().st_size

@@ -136,9 +136,26 @@ def test_units_are_recorded_and_skipped_when_run_again(tmp_path):
     messages = []
     second = resume.Units(tmp_path, "widths", log=messages.append)  # the same command, after a kill
     assert [second.run(k, train(k)) for k in ("a", "bb", "ccc")] == [1, 2, 3]
-    assert ran == ["a", "bb", "ccc"] and messages == ["widths: 2 units done by an interrupted run, skipping them"]
+    assert ran == ["a", "bb", "ccc"] and messages[0] == "widths: 2 units done by an interrupted run, skipping them"
+    assert messages[1].startswith("widths: 3 units done (ccc: 3 test errors, ")
     second.finish()
     assert not (tmp_path / "progress" / "widths.json").exists() and not (tmp_path / "backups" / "widths").exists()
+
+
+def test_each_unit_prints_the_count_and_the_time_left(tmp_path, monkeypatch):
+    clock = iter(range(0, 10_000, 50))  # each unit takes 50 s by this clock
+    monkeypatch.setattr(resume.time, "perf_counter", lambda: next(clock))
+    messages = []
+    units = resume.Units(tmp_path, "widths", log=messages.append)
+    units.expect(4)
+    units.done["earlier"] = 7  # done by an interrupted run: counted, not timed
+    for key in ("a", "b", "c"):
+        units.run(key, lambda backup: {"errors": 412}, label=f"Student 30-30 {key}")
+    assert messages == [
+        "widths: 2 of 4 units done (Student 30-30 a: 412 test errors, 50 s); 50 s so far, about 1 min 40 s left",
+        "widths: 3 of 4 units done (Student 30-30 b: 412 test errors, 50 s); 1 min 40 s so far, about 50 s left",
+        "widths: 4 of 4 units done (Student 30-30 c: 412 test errors, 50 s); 2 min 30 s so far, all done",
+    ]
 
 
 def test_a_second_run_on_the_same_folder_stops_naming_the_first(tmp_path):

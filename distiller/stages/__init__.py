@@ -3,13 +3,14 @@
 A stage module has NAME, `run(ctx, progress)` -> its section of results.json (ctx: experiments.Context,
 progress: resume.Units), and may have `table_rows(section)` (rows of the models table), `render(section,
 name)` (its Markdown, provenance included), `plot(result, out, name)`, and DISTIL_FROM = True when
---distil-from picks its teacher (its section is then named after that teacher). The paper's figures
+--distil-from picks its teacher (its section is then named after that teacher), and TRAINS = False when it
+only reads saved models (then the teacher stage is not run first). The paper's figures
 for a stage sit in its module. A new stage is a new module and one line below.
 """
 
 import importlib
 
-NAMES = ("teacher", "students", "class3", "paper", "fractions", "widths", "digits78")
+NAMES = ("teacher", "students", "class3", "paper", "fractions", "widths", "digits78", "export")
 DEFAULT = NAMES[:3]  # the rest are long and opt-in: where distillation pays
 
 

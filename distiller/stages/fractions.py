@@ -14,6 +14,7 @@ DISTIL_FROM = True  # its teacher is --distil-from's, and its section is named a
 def transfer_fractions(config, data, teacher_logits, progress=resume.UNRECORDED, log=print):
     """Students 600-600 from the first 1%, 3%, 10%, 100% of the (already shuffled) training split."""
     result = {}
+    progress.expect(len(config.fractions) * 2 * config.seeds)
     for fraction in config.fractions:
         n = max(10, round(fraction * len(data.train[0])))
         keep = np.arange(len(data.train[0])) < n

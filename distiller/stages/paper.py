@@ -30,6 +30,7 @@ def paper_protocol(config, data, out, progress=resume.UNRECORDED, log=print):
         del settings["tuned"]
     result = {"teacher": test_errors(teacher, data),
               "settings": {name: {"temperature": t, "lambda_": lam} for name, (t, lam) in settings.items()}}
+    progress.expect(2 * (1 + len(settings)) * config.seeds)
     for width in (800, 600):
         log(f"Paper protocol: students {width}-{width} on labels, seeds {seeds_of(config)}")
         plain = errors_per_seed(config, data, (width, width), seeds_of(config), progress=progress)

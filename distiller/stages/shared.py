@@ -66,7 +66,8 @@ def errors_per_seed(config, data, units, seeds, keep=None, teacher_logits=None, 
             distil(student, (x, y), data.val, (soft[0], teacher_logits[1]), config, **options)
         return test_errors(student, data)
 
-    return [progress.run(f"{units[0]}-{units[1]}-{kind}-seed{seed}-{digest}", lambda backup, seed=seed: train(seed, backup))
+    return [progress.run(f"{units[0]}-{units[1]}-{kind}-seed{seed}-{digest}", lambda backup, seed=seed: train(seed, backup),
+                         f"Student {units[0]}-{units[1]} {kind} (seed {seed})")
             for seed in seeds]
 
 

@@ -21,12 +21,14 @@ def train_students(config, data, teacher_logits, out, progress=resume.UNRECORDED
     """{"student": [record per seed], "student_kd": [...]}. Each (model, seed) is a unit of `progress`:
     a rerun after a kill skips the finished ones."""
     records = {"student": [], "student_kd": []}
+    progress.expect(2 * config.seeds)
     for seed in range(config.seed, config.seed + config.seeds):
         for name, soft in (("student", None), ("student_kd", teacher_logits)):
             key = f"{name}-seed{seed}-{fingerprint(config, data.train, None if soft is None else soft[0])}"
             train = lambda backup, name=name, seed=seed, soft=soft: train_student(
                 config, data, soft, seed, out, name, backup, log)
-            records[name].append(progress.run(key, train))
+            label = f"{'Student' if soft is None else 'Student2.0'} (seed {seed})"
+            records[name].append(progress.run(key, train, label))
     return records
 
 

@@ -13,6 +13,7 @@ DISTIL_FROM = True  # its teacher is --distil-from's, and its section is named a
 def small_students(config, data, teacher_logits, progress=resume.UNRECORDED, log=print):
     """Students of config.widths units per layer: plain, and distilled at each of config.temperatures."""
     result = {}
+    progress.expect(len(config.widths) * (1 + len(config.temperatures)) * config.seeds)
     for width in config.widths:
         log(f"Student {width}-{width} on labels, seeds {seeds_of(config)}")
         settings = {str(t): (t, config.lambda_) for t in config.temperatures}

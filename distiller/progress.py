@@ -1,0 +1,25 @@
+"""Keras's progress bar with true step counts.
+
+With steps_per_execution > 1, Keras 3 reports the end of every call as `begin + steps_per_execution - 1`,
+also for the last call of an epoch, which runs fewer steps: `make run` showed 448/430 before 430/430
+(keras-team/keras issue 20861). The steps a call runs are never more than the epoch has left, so the
+count is clipped to the epoch's length; the bar is otherwise Keras's own.
+"""
+
+import keras
+
+
+class ProgressBar(keras.callbacks.ProgbarLogger):
+    """Pass it in `callbacks=` in place of the default bar (Keras adds none when one is there)."""
+
+    def clipped(self, batch):
+        return batch if self.target is None else min(batch, self.target - 1)
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(self.clipped(batch), logs)
+
+    def on_test_batch_end(self, batch, logs=None):
+        super().on_test_batch_end(self.clipped(batch), logs)
+
+    def on_predict_batch_end(self, batch, logs=None):
+        super().on_predict_batch_end(self.clipped(batch), logs)

@@ -1,0 +1,130 @@
+"""Ship the models: each saved .keras model as a TensorFlow SavedModel and as LiteRT float32 and int8
+files in OUT/export/, each checked on the test set when written, with what it costs to serve. Trains
+nothing. The class-3 bias shift is then made again on the exported SavedModel of Student2.0(-3).
+
+The mechanics (export, conversion, timing) are in distiller/deploy.py."""
+
+import hashlib
+
+import numpy as np
+
+from distiller import atomic, deploy, models
+from distiller.errors import DistillerError
+from distiller.evaluate import summary
+from distiller.report import provenance
+from distiller.training import logits
+
+NAME = "export"
+TRAINS = False  # reads the saved models only: the teacher stage is not run before it
+FOLDER = "export"
+# The saved models of `make run` (all needed), then those of opt-in stages (exported when saved).
+MODELS = {"teacher": "Teacher", "student": "Student", "student_kd": "Student2.0",
+          "student_kd_minus3_shifted": "Student2.0(-3) + b"}
+OPTIONAL = {"paper_teacher": "Teacher of the paper stage"}
+FORMATS = ("SavedModel", "LiteRT float32", "LiteRT int8")
+TOLERANCE = 1e-5  # largest |SavedModel logit - Keras logit| accepted on the test set
+LATENCY_CALLS = 1000
+
+
+def run(ctx, progress):
+    folder = ctx.out / FOLDER
+    names = [*MODELS, *(name for name in OPTIONAL if (ctx.out / f"{name}.keras").exists())]
+    progress.expect(len(names))
+    rows = {}
+    for name in names:
+        path = ctx.out / f"{name}.keras"
+        key = f"{name}-{file_digest(path) if path.exists() else 'missing'}"
+        title = {**MODELS, **OPTIONAL}[name]
+        rows[name] = progress.run(key, lambda backup, name=name: export_model(ctx, name, folder), title)
+    return {"models": rows, "class3": shift_bias_of_exported(ctx, folder), "threads": deploy.THREADS,
+            "latency_calls": LATENCY_CALLS}
+
+
+def export_model(ctx, name, folder):
+    """The three files of one model, each checked; their sizes, speeds and test errors."""
+    model = models.load(ctx.out / f"{name}.keras", name, remedy="run the stage that trains it again")
+    x = ctx.data.test[0]
+    ctx.log(f"Exporting {name}: SavedModel, LiteRT float32 and int8")
+    deploy.export_saved_model(model, folder / name)
+    served = deploy.SavedModel(folder / name)
+    difference = float(np.max(np.abs(deploy.predict_all(served, x) - logits(model, x))))
+    if difference > TOLERANCE:
+        raise DistillerError(f"the SavedModel of {name} differs from the Keras model by {difference:.2g} on the "
+                             f"test set (tolerance {TOLERANCE:g})")
+    files = {"SavedModel": folder / name}
+    for fmt, suffix in (("LiteRT float32", ""), ("LiteRT int8", "_int8")):
+        files[fmt] = folder / f"{name}{suffix}.tflite"
+        atomic.write_bytes(files[fmt], deploy.litert_bytes(folder / name, int8=fmt.endswith("int8")))
+    predictors = {"SavedModel": served, **{fmt: deploy.LiteRT(files[fmt]) for fmt in FORMATS[1:]}}
+    return {"parameters": model.count_params(), "max_difference": difference,
+            "formats": {fmt: measure(predictors[fmt], files[fmt], ctx) for fmt in FORMATS}}
+
+
+def measure(predict, path, ctx):
+    x, y = ctx.data.test
+    median, p95 = deploy.latency_ms(predict, x, LATENCY_CALLS)
+    return {"file": str(path.relative_to(ctx.out)), "bytes": deploy.size_bytes(path),
+            "latency_ms": {"median": round(median, 4), "p95": round(p95, 4)},
+            "images_per_second": round(deploy.images_per_second(predict, x)),
+            **summary(deploy.predict_all(predict, x), y)}
+
+
+def shift_bias_of_exported(ctx, folder):
+    """The class-3 experiment's last step on SavedModels: b (as chosen by the class3 stage on validation) added
+    to output 3 of the exported Student2.0(-3); its test errors must equal the Keras-shifted model's."""
+    shifted = atomic.read_json(ctx.out / "student_kd_minus3_shifted.json", {}).get("record")
+    if not shifted or "bias" not in shifted:
+        raise DistillerError(f"no class-3 result in {ctx.out}/student_kd_minus3_shifted.json: "
+                             "run `python train.py class3` first")
+    minus3 = models.load(ctx.out / "student_kd_minus3.keras", "Student2.0(-3)")
+    deploy.export_saved_model(minus3, folder / "student_kd_minus3")
+    deploy.shift_bias_in_saved_model(folder / "student_kd_minus3", folder / "student_kd_minus3_patched",
+                                     shifted["bias"])
+    patched = summary(deploy.predict_all(deploy.SavedModel(folder / "student_kd_minus3_patched"), ctx.data.test[0]),
+                      ctx.data.test[1])
+    keras_shifted = {k: shifted[k] for k in ("errors", "errors_on_3")}
+    return {"bias": shifted["bias"], "saved_model": {k: patched[k] for k in ("errors", "errors_on_3")},
+            "keras": keras_shifted, "file": f"{FOLDER}/student_kd_minus3_patched",
+            "equal": all(patched[k] == v for k, v in keras_shifted.items())}
+
+
+def file_digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def render(section, name=NAME):
+    r = section["result"]
+    lines = ["## Served: SavedModel and LiteRT (test set, this machine's CPU)", "",
+             (f"Batch-1 latency: median and 95th percentile over {r['latency_calls']} calls; throughput: the fastest "
+              f"of 10 calls on 1,024 images; LiteRT with {r['threads']} threads. int8: dynamic-range quantized "
+              "weights, float activations."), "",
+             "| model | format | parameters | file | latency (ms), median / p95 | images/s at batch 1,024 | test errors |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    titles = {**MODELS, **OPTIONAL}
+    for model, row in r["models"].items():
+        for fmt, m in row["formats"].items():
+            lines.append(f"| {titles[model]} | {fmt} | {row['parameters']:,} | {m['bytes'] / 1e6:.2f} MB | "
+                         f"{m['latency_ms']['median']:.3f} / {m['latency_ms']['p95']:.3f} | "
+                         f"{m['images_per_second']:,} | {m['errors']} |")
+    return lines + ["", *comparison(r), "", *class3_lines(r["class3"]), "", provenance(section), ""]
+
+
+def comparison(result):
+    """Student2.0 against the Teacher, served the same way: how much smaller and faster, at what cost."""
+    teacher, student = result["models"]["teacher"]["formats"], result["models"]["student_kd"]["formats"]
+    lines = []
+    for fmt in FORMATS:
+        t, s = teacher[fmt], student[fmt]
+        lines.append(f"- {fmt}: Student2.0 is {t['bytes'] / s['bytes']:.1f}x smaller than the Teacher, "
+                     f"{t['latency_ms']['median'] / s['latency_ms']['median']:.1f}x faster at batch 1 and "
+                     f"{s['images_per_second'] / t['images_per_second']:.1f}x at batch 1,024, with "
+                     f"{s['errors'] - t['errors']:+d} test errors ({s['errors']} against {t['errors']}).")
+    return lines
+
+
+def class3_lines(c):
+    verdict = "equal to" if c["equal"] else "**different from**"
+    return [(f"Class 3 on a SavedModel: b = +{c['bias']:g} added to the bias of output 3 of the exported "
+             f"Student2.0(-3) (`{c['file']}`): {c['saved_model']['errors']} test errors, "
+             f"{c['saved_model']['errors_on_3']} on 3s, {verdict} the Keras-shifted model's "
+             f"({c['keras']['errors']}, {c['keras']['errors_on_3']}).")]
