@@ -10,7 +10,8 @@
 
 Stages: teacher, students, class3 (the default), and the opt-in experiments: paper (a regularized
 teacher, the paper's protocol), fractions (small transfer sets), widths (small students across T),
-digits78 (a transfer set of 7s and 8s only); and export (no training: the saved models as TensorFlow
+digits78 (a transfer set of 7s and 8s only), consistent (students shown a random shifted view at every
+step, taught by the paper teacher's cached logits for that view; long); and export (no training: the saved models as TensorFlow
 SavedModels and LiteRT float32 / int8 files in OUT_DIR/export/, checked on the test set, with their size,
 latency and throughput, and the class-3 bias shift made on a SavedModel).
 """
@@ -73,6 +74,11 @@ def parse_args(argv):
     p.add_argument("--widths", type=numbers(int), default=d.widths, help="widths stage: units per layer (default 30,300)")
     p.add_argument("--temperatures", type=numbers(float), default=d.temperatures,
                    help="widths stage: comma-separated T values (default 1,2,2.5,3,4,6,8,12,20,30)")
+    p.add_argument("--consistent-epochs", type=numbers(int), default=d.consistent_epochs,
+                   help="consistent stage: the epochs tried, the best on validation used for every row "
+                   "(default 60,150,300)")
+    p.add_argument("--consistent-widths", type=numbers(int), default=d.consistent_widths,
+                   help="consistent stage: units per layer of the students (default 800,600)")
     p.add_argument("--val-size", type=checked(int, 0), default=d.val_size, help=f"held-out training images (default {d.val_size})")
     p.add_argument("--bias-tolerance", type=checked(int, 0, strict=False), default=d.bias_tolerance,
                    help="class 3: take the largest bias adding at most this many validation errors on other "

@@ -1,7 +1,8 @@
 """Teacher logits, computed once per (teacher weights, data) and kept on disk.
 
 Exact here: the transfer set has no augmentation, so the teacher sees the same x every epoch,
-every seed and every tuner trial. The key hashes the weights and the data, so a retrained
+every seed and every tuner trial; with the paper's jitter there are only 25 views of each image, and
+view_logits keeps the teacher's logits for all of them. The key hashes the weights and the data, so a retrained
 teacher or other data never reuses stale logits.
 """
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from distiller import atomic
+from distiller import atomic, augment
 from distiller.training import logits
 
 
@@ -25,14 +26,28 @@ def fingerprint(model, x):
 def teacher_logits(teacher, x, cache_dir):
     """`teacher`'s logits for x from `cache_dir`, computing and storing them on a miss."""
     path = Path(cache_dir) / f"{fingerprint(teacher, x)}.npy"
+    return cached(path, (len(x), teacher.output_shape[-1]), lambda: logits(teacher, x))
+
+
+def view_logits(teacher, x, cache_dir):
+    """(N, 25, classes): `teacher`'s logits for each of the 25 shifted views of each image of x (augment.VIEWS),
+    computed once per (teacher, x): consistent teaching at the cost of a lookup."""
+    path = Path(cache_dir) / f"{fingerprint(teacher, x)}-views.npy"
+    shape = (len(x), len(augment.VIEWS), teacher.output_shape[-1])
+    return cached(path, shape, lambda: np.stack([logits(teacher, augment.view(x, v).numpy())
+                                                 for v in range(len(augment.VIEWS))], axis=1))
+
+
+def cached(path, shape, compute):
+    """The array in `path` if it is whole and of `shape`; else compute() stored there (atomically) and returned."""
     if path.exists():
         try:
-            cached = np.load(path)
-            if cached.shape == (len(x), teacher.output_shape[-1]):
-                return cached
+            values = np.load(path)
+            if values.shape == shape:
+                return values
         except (OSError, ValueError):
             pass  # unreadable: recompute and overwrite below
-    values = logits(teacher, x)
+    values = compute()
     with atomic.replacing(path) as temp:  # a reader never sees half a file
         np.save(temp, values)
     return values

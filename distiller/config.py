@@ -23,6 +23,7 @@ class Config:
     # 84 validation errors against 87 for the plain Student, within seed noise. The paper used T = 20.
     temperature: float = 12.0  # T of the soft targets
     lambda_: float = 1.0  # weight of the T^2-scaled soft-target term
+    hard_labels: bool = True  # False: distil from the soft targets alone (no hard-label term)
     train_size: int | None = None  # use only this many training images (--quick, smoke tests)
     # The regularized teacher learns slower (dropout, jitter): 60 epochs gave 60 validation errors, 300 gave 46.
     paper_teacher_epochs: int = 300
@@ -30,6 +31,10 @@ class Config:
     fractions: tuple = (0.01, 0.03, 0.1, 1.0)  # fractions stage: parts of the training split used as transfer sets
     widths: tuple = (30, 300)  # widths stage: units per hidden layer of the small students
     temperatures: tuple = (1.0, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0, 12.0, 20.0, 30.0)  # widths stage: T values
+    # consistent stage: the epochs tried for consistent distillation (the best on validation is used for every
+    # row), and the students' widths
+    consistent_epochs: tuple = (60, 150, 300)
+    consistent_widths: tuple = (800, 600)
     bias_step: float = 0.25  # class-3 experiment: the grid of bias shifts b = 0, step, ..., bias_max
     bias_max: float = 10.0
     bias_tolerance: int | None = None  # None: b minimising validation errors; k: largest b adding <= k errors on other classes
@@ -38,7 +43,7 @@ class Config:
 
 # --quick: a smoke test of a few thousand images and two epochs, in a folder of its own so that it
 # never touches the real results. A flag the user gives wins over these.
-QUICK = {"train_size": 3000, "val_size": 1000, "epochs": 2, "paper_teacher_epochs": 2}
+QUICK = {"train_size": 3000, "val_size": 1000, "epochs": 2, "paper_teacher_epochs": 2, "consistent_epochs": (1, 2)}
 QUICK_DIR = "quick"  # below the default out_dir: saved_models/quick
 
 

@@ -127,8 +127,8 @@ def provenance(section):
             f"batch {c['batch_size']}; by `{section.get('command', 'python train.py')}`._")
 
 
-def figure(size=(6, 4)):
-    return plt.subplots(figsize=size)
+def figure(size=(6, 4), ncols=1):
+    return plt.subplots(1, ncols, figsize=size)
 
 
 def save(fig, path):

@@ -42,6 +42,15 @@ def test_logged_losses_add_up_to_the_objective(batch):
     assert logs["loss"] == pytest.approx(float(distillation_loss(batch[1], z, v, 3.0, 0.7)), rel=1e-5)
 
 
+def test_without_hard_labels_the_loss_is_the_soft_term_alone(batch):
+    keras.utils.set_random_seed(0)
+    distiller = Distiller(models.student(), models.teacher())
+    distiller.compile(keras.optimizers.SGD(1e-2), temperature=3.0, lambda_=0.7, hard_labels=False)
+    logs = distiller.evaluate(*batch, batch_size=64, verbose=0, return_dict=True)
+    assert logs["loss"] == pytest.approx(0.7 * logs["distillation_loss"], rel=1e-5)
+    assert logs["student_loss"] > 0  # still logged, not trained on
+
+
 def test_cached_logits_step_equals_teacher_run_step(batch):
     x, y = batch
     with_teacher, cached = make(), make(teacher=False)

@@ -10,7 +10,7 @@ for a stage sit in its module. A new stage is a new module and one line below.
 
 import importlib
 
-NAMES = ("teacher", "students", "class3", "paper", "fractions", "widths", "digits78", "export")
+NAMES = ("teacher", "students", "class3", "paper", "fractions", "widths", "digits78", "consistent", "export")
 DEFAULT = NAMES[:3]  # the rest are long and opt-in: where distillation pays
 
 

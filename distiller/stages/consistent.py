@@ -1,0 +1,136 @@
+"""Patient and consistent distillation (Beyer et al. 2022) from the paper stage's regularized teacher.
+
+The paper's jitter has 25 views of each image, so the teacher's logits for all of them are cached once
+(cache.view_logits); a consistent student sees a random view at every step, taught by the logits of that
+very view. Five rows per seed and width, each from the same initial weights and for the same epochs:
+
+  plain             labels, the unshifted images
+  plain_jitter      labels, the same random jitter (the control: what the augmentation alone gives)
+  fixed             distilled from the teacher's logits on the unshifted images (the paper stage's way)
+  consistent        distilled from a random view and its cached logits
+  consistent_soft   the same from the soft targets alone (no hard-label term)
+
+The epochs are chosen on the validation split among config.consistent_epochs (consistent row, first seed,
+first width); those runs and the fixed row's at the same epochs give the "patience" curve. Fidelity on the
+test set: top-1 agreement with the teacher and the mean KL(teacher || student) at T = 1.
+"""
+
+import dataclasses
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from distiller import augment, cache, models
+from distiller.evaluate import count_errors, mean_std, predictions
+from distiller.paper_teacher import get_paper_teacher
+from distiller.report import figure, provenance, save
+from distiller.stages.shared import seeds_of
+from distiller.training import distil, fingerprint, logits, train_on_labels
+
+NAME = "consistent"
+KINDS = ("plain", "plain_jitter", "fixed", "consistent", "consistent_soft")
+TITLES = {"plain": "plain", "plain_jitter": "plain, same jitter", "fixed": "distilled, fixed views",
+          "consistent": "distilled, consistent views", "consistent_soft": "consistent, soft targets only"}
+SETTING = {"temperature": 20.0, "lambda_": 1.0}  # the paper's T for MNIST, as in the paper stage
+# Hinton et al.: regularized teacher 67, plain 800-800 146, distilled 74.
+PAPER = {"teacher": 67, "plain": 146, "fixed": 74}
+
+
+def run(ctx, progress):
+    config, data = dataclasses.replace(ctx.config, **SETTING), ctx.data
+    teacher = get_paper_teacher(config, data, ctx.out, ctx.log)
+    fixed = cache.teacher_logits_for(teacher, data, ctx.out / "teacher_logits")
+    ctx.log("Paper teacher: logits for the 25 shifted views of every training image (cached)")
+    views = cache.view_logits(teacher, data.train[0], ctx.out / "teacher_logits")
+    # Validation is on the unshifted images: fixed[1] for every distilled row.
+    soft = {"fixed": fixed, "views": (views, fixed[1]), "test": logits(teacher, data.test[0])}
+    runs = Runs(config, data, soft, progress)
+    first_width, first_seed = config.consistent_widths[0], config.seed
+    # The curve's two runs at the chosen epochs are also rows of the first width and seed: counted once.
+    progress.expect(2 * len(config.consistent_epochs) + len(config.consistent_widths) * len(KINDS) * config.seeds - 2)
+    curve = {kind: {str(e): runs.one(first_width, kind, first_seed, e) for e in config.consistent_epochs}
+             for kind in ("fixed", "consistent")}
+    chosen = min(config.consistent_epochs, key=lambda e: (curve["consistent"][str(e)]["val_errors"], e))
+    ctx.log(f"Consistent distillation: {chosen} epochs (fewest validation errors of {config.consistent_epochs})")
+    rows = {str(width): {kind: [runs.one(width, kind, seed, chosen) for seed in seeds_of(config)] for kind in KINDS}
+            for width in config.consistent_widths}
+    return {"teacher": {"errors": count_errors(predictions(soft["test"]), data.test[1])}, "setting": SETTING,
+            "epochs": chosen, "curve": curve, "rows": rows, "paper": PAPER}
+
+
+class Runs:
+    """One student per (width, kind, seed, epochs), each a unit of `progress`: its test errors, validation
+    errors and fidelity to the teacher."""
+
+    def __init__(self, config, data, soft, progress):
+        self.config, self.data, self.soft, self.progress = config, data, soft, progress
+
+    def one(self, width, kind, seed, epochs):
+        config = dataclasses.replace(self.config, epochs=epochs, hard_labels=kind != "consistent_soft")
+        targets = self.targets(kind)
+        digest = fingerprint(config, self.data.train, None if targets is None else targets[0])
+        key = f"{width}-{kind}-E{epochs}-seed{seed}-{digest}"
+        label = f"Student {width}-{width} {TITLES[kind]}, {epochs} epochs (seed {seed})"
+        return self.progress.run(key, lambda backup: self.train(config, width, kind, seed, targets, backup), label)
+
+    def targets(self, kind):
+        return {"fixed": self.soft["fixed"], "consistent": self.soft["views"],
+                "consistent_soft": self.soft["views"]}.get(kind)
+
+    def train(self, config, width, kind, seed, targets, backup):
+        keras.utils.set_random_seed(seed)
+        student = models.mlp((width, width), f"student{width}")  # the same initial weights in every row
+        options = {"verbose": 0, "backup_dir": backup, "name": f"Student {width}-{width} {kind} (seed {seed})"}
+        if kind == "plain":
+            train_on_labels(student, self.data.train, self.data.val, config, **options)
+        elif kind == "plain_jitter":
+            jittered = keras.Sequential([keras.Input((models.INPUT_DIM,)), augment.RandomShift(seed), student])
+            train_on_labels(jittered, self.data.train, self.data.val, config, **options)
+        else:
+            distil(student, self.data.train, self.data.val, targets, config, seed=seed, **options)
+        return self.measure(student)
+
+    def measure(self, student):
+        test = logits(student, self.data.test[0])
+        teacher = self.soft["test"]
+        kl = tf.reduce_mean(tf.reduce_sum(tf.nn.softmax(teacher) * (tf.nn.log_softmax(teacher)
+                                                                    - tf.nn.log_softmax(test)), axis=-1))
+        return {"errors": count_errors(predictions(test), self.data.test[1]),
+                "val_errors": count_errors(predictions(logits(student, self.data.val[0])), self.data.val[1]),
+                "agreement": float(np.mean(predictions(test) == predictions(teacher))), "kl": float(kl)}
+
+
+def render(section, name=NAME):
+    r = section["result"]
+    heading = (f"## Patient and consistent distillation (paper teacher: {r['teacher']['errors']} test errors; "
+               f"T = {r['setting']['temperature']:g}, lambda = {r['setting']['lambda_']:g}; {r['epochs']} epochs, "
+               "chosen on validation)")
+    columns = ("| student | row | test errors, mean +- std | per seed | paired difference vs plain, same jitter | "
+               "agreement with the teacher | KL(teacher, student) |")
+    lines = [heading, "", columns, "|---|---|---:|---|---:|---:|---:|"]
+    for width, rows in r["rows"].items():
+        control = [run["errors"] for run in rows["plain_jitter"]]
+        for kind, runs in rows.items():
+            errors = [run["errors"] for run in runs]
+            s, d = mean_std(errors), mean_std(np.subtract(errors, control))
+            lines.append(f"| {width}-{width} | {TITLES[kind]} | {s['mean']:.1f} +- {s['std']:.1f} | "
+                         f"{', '.join(map(str, errors))} | {d['mean']:+.1f} +- {d['std']:.1f} | "
+                         f"{100 * np.mean([run['agreement'] for run in runs]):.2f}% | "
+                         f"{np.mean([run['kl'] for run in runs]):.4f} |")
+    paper = r["paper"]
+    return lines + ["", (f"Paper: teacher {paper['teacher']}, plain 800-800 {paper['plain']}, distilled {paper['fixed']}. "
+                         "The patience curve (first seed, first width): test errors and agreement against epochs."),
+                    "", f"![the patience curve]({name}.png)", "", provenance(section), ""]
+
+
+def plot(result, out, name=NAME):
+    fig, axes = figure(size=(10, 4), ncols=2)
+    for kind, runs in result["curve"].items():
+        epochs = [int(e) for e in runs]
+        axes[0].plot(epochs, [run["errors"] for run in runs.values()], marker="o", label=TITLES[kind])
+        axes[1].plot(epochs, [100 * run["agreement"] for run in runs.values()], marker="o", label=TITLES[kind])
+    axes[0].set(xlabel="epochs", ylabel="test errors", title="Patience: test errors")
+    axes[1].set(xlabel="epochs", ylabel="top-1 agreement with the teacher (%)", title="Patience: fidelity")
+    axes[0].legend()
+    save(fig, out / f"{name}.png")
