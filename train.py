@@ -26,7 +26,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the output
 
 from distiller.config import BEST_HPARAMS, Config, checked, quick, read_hparams
-from distiller.errors import DistillerError, exit_interrupted, raise_on_sigterm
+from distiller.errors import DistillerError, exit_interrupted, raise_on_signals
 from distiller.stages import DEFAULT as DEFAULT_STAGES
 from distiller.stages import NAMES as STAGES
 
@@ -115,7 +115,7 @@ def resolve_hparams(path, temperature, lambda_):
 
 
 def main(argv=None):
-    raise_on_sigterm()
+    raise_on_signals()
     try:
         config, stages = parse_args(argv)
         from distiller.experiments import run

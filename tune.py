@@ -22,7 +22,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from distiller.config import Config, checked
-from distiller.errors import DistillerError, exit_interrupted, raise_on_sigterm
+from distiller.errors import DistillerError, exit_interrupted, raise_on_signals
 
 TUNERS = ("random", "bayesian", "hyperband", "grid")
 
@@ -53,7 +53,7 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    raise_on_sigterm()
+    raise_on_signals()
     started = time.perf_counter()
     args = parse_args(argv)
     config = Config(seed=args.seed, epochs=args.epochs, batch_size=args.batch_size, train_size=args.train_size,

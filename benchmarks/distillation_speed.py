@@ -21,6 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import numpy as np
 import tensorflow as tf
+from clock import EpochClock  # benchmarks/clock.py, beside this script
 
 from distiller import models
 from distiller.config import Config
@@ -53,17 +54,9 @@ class KerasIoDistiller(keras.Model):
 
 def epoch_seconds(model, x, y, batch_size, epochs):
     """Fit `epochs` epochs, return the fastest epoch's seconds (the first includes tracing)."""
-    times = []
-
-    class Clock(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            times.append(time.perf_counter() - self.start)
-
-    model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=[Clock()])
-    return min(times)
+    clock = EpochClock()
+    model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=[clock])
+    return clock.fastest
 
 
 def step_matmul_flops_per_second(model, batch, steps=20):

@@ -12,11 +12,25 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so that every `finally` (temporary files, the lock) runs."""
 
 
-def raise_on_sigterm():
+_received = []  # the signals that arrived, kept in case Python swallowed the exception raised for one
+
+
+def raise_on_signals():
+    """Ctrl-C (SIGINT) and SIGTERM raise KeyboardInterrupt / Terminated, and are remembered: a handler's exception
+    raised while a finalizer (`__del__`) runs is swallowed by Python ("Exception ignored in ..."), so
+    `raise_if_interrupted` raises it again at the next safe point (a training step, a unit, a stage)."""
+
     def handler(signum, frame):
-        raise Terminated()
+        _received.append(signum)
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
     signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def raise_if_interrupted():
+    if _received:
+        raise Terminated() if _received[-1] == signal.SIGTERM else KeyboardInterrupt()
 
 
 def exit_interrupted(e):

@@ -12,7 +12,7 @@ import numpy as np
 
 from distiller import atomic, cache, models, report, resume, stages
 from distiller.data import load_mnist, preprocess, split_validation
-from distiller.errors import DistillerError
+from distiller.errors import DistillerError, raise_if_interrupted
 from distiller.paper_teacher import get_paper_teacher
 
 
@@ -94,6 +94,7 @@ def run_stages(ctx, names):
     then the record of its finished units is dropped."""
     for stage in stages.modules():
         if stage.NAME in names:
+            raise_if_interrupted()
             section = stage.NAME + (ctx.section_suffix() if getattr(stage, "DISTIL_FROM", False) else "")
             progress = resume.Units(ctx.out, section, ctx.log)
             report.update(ctx.out, section, ctx.config, stage.run(ctx, progress), ctx.log)

@@ -8,15 +8,23 @@ count is clipped to the epoch's length; the bar is otherwise Keras's own.
 
 import keras
 
+from distiller.errors import raise_if_interrupted
+
 
 class ProgressBar(keras.callbacks.ProgbarLogger):
-    """Pass it in `callbacks=` in place of the default bar (Keras adds none when one is there)."""
+    """Pass it in `callbacks=` in place of the default bar (Keras adds none when one is there). Every fit has
+    one, so it is also where a Ctrl-C that Python swallowed is raised again (errors.raise_if_interrupted)."""
 
     def clipped(self, batch):
         return batch if self.target is None else min(batch, self.target - 1)
 
     def on_train_batch_end(self, batch, logs=None):
+        raise_if_interrupted()
         super().on_train_batch_end(self.clipped(batch), logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        raise_if_interrupted()
+        super().on_epoch_end(epoch, logs)
 
     def on_test_batch_end(self, batch, logs=None):
         super().on_test_batch_end(self.clipped(batch), logs)

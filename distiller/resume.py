@@ -21,7 +21,7 @@ import keras
 import numpy as np
 
 from distiller import atomic
-from distiller.errors import DistillerError
+from distiller.errors import DistillerError, raise_if_interrupted
 
 BACKUPS, PROGRESS, LOCK = "backups", "progress", ".lock"
 _now = {"training": None}  # what is training right now: for the interrupt message
@@ -144,6 +144,7 @@ class Units:
     def run(self, key, train, label=None):
         """train(backup_dir) -> a JSON-able result, unless the unit `key` is done already. `label` names the
         unit in the progress line (default: the key)."""
+        raise_if_interrupted()
         if key in self.done:
             return self.done[key]
         started = time.perf_counter()

@@ -85,7 +85,7 @@ def test_the_consistent_stage_chooses_epochs_on_validation_and_pairs_its_rows(tm
     from distiller.experiments import Context
     from distiller.stages import consistent
 
-    config = dataclasses.replace(CONFIG, out_dir=str(tmp_path), consistent_epochs=(1, 3), consistent_widths=(8,))
+    config = dataclasses.replace(CONFIG, out_dir=str(tmp_path), consistent_epochs=(1, 2), consistent_widths=(8,))
     keras.utils.set_random_seed(0)
     data = blocks()
     teacher = models.mlp((64,), "paper_teacher")  # stands in for the paper stage's saved teacher
@@ -93,7 +93,7 @@ def test_the_consistent_stage_chooses_epochs_on_validation_and_pairs_its_rows(tm
     teacher.save(tmp_path / "paper_teacher.keras")
     result = consistent.run(Context(config, data, tmp_path, log=lambda *_: None), resume.Units(tmp_path, "consistent"))
 
-    candidates = {e: result["curve"]["consistent"][str(e)]["val_errors"] for e in (1, 3)}
+    candidates = {e: result["curve"]["consistent"][str(e)]["val_errors"] for e in (1, 2)}
     assert result["epochs"] == min(candidates, key=lambda e: (candidates[e], e))  # validation, not test
     rows = result["rows"]["8"]
     assert list(rows) == list(consistent.KINDS) and all(len(runs) == 1 for runs in rows.values())

@@ -71,3 +71,25 @@ def test_killed_three_times_the_run_ends_with_the_uninterrupted_numbers(quick_ru
         models.load(out / f"{name}.keras")
     assert not list(out.rglob(".tmp-*"))
     assert not (out / "backups").exists() and not (out / "progress").exists()
+
+
+def test_a_ctrl_c_swallowed_by_a_finalizer_is_raised_again():
+    import pytest
+
+    from distiller import errors
+
+    class Finalized:
+        def __del__(self):  # Ctrl-C while a finalizer runs: Python prints "Exception ignored" and goes on
+            os.kill(os.getpid(), signal.SIGINT)
+
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    try:
+        errors.raise_on_signals()
+        errors.raise_if_interrupted()  # nothing yet
+        Finalized()
+        with pytest.raises(KeyboardInterrupt):
+            errors.raise_if_interrupted()  # at the next safe point (a step, a unit, a stage)
+    finally:
+        signal.signal(signal.SIGINT, handlers[0])
+        signal.signal(signal.SIGTERM, handlers[1])
+        errors._received.clear()
