@@ -6,6 +6,8 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 from distiller import models
 from tests.conftest import ROOT
 
@@ -73,9 +75,8 @@ def test_killed_three_times_the_run_ends_with_the_uninterrupted_numbers(quick_ru
     assert not (out / "backups").exists() and not (out / "progress").exists()
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the swallowing, on purpose
 def test_a_ctrl_c_swallowed_by_a_finalizer_is_raised_again():
-    import pytest
-
     from distiller import errors
 
     class Finalized:
