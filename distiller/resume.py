@@ -78,7 +78,9 @@ class Backup(keras.callbacks.BackupAndRestore):
             generator.state.assign(value)
         self.model._initial_epoch = state["epoch"]
         self.earlier_seconds = state["seconds"]
-        self.log(f"{self.name}: resuming at epoch {state['epoch'] + 1} of {self.params['epochs']}")
+        epochs = self.params["epochs"]
+        self.log(f"{self.name}: resuming at epoch {state['epoch'] + 1} of {epochs}" if state["epoch"] < epochs else
+                 f"{self.name}: its {epochs} epochs were done before the interruption; restoring it from the backup")
 
     def read_state(self):
         """The backup's state, or None when there is none usable (set aside with a note)."""
