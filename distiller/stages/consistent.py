@@ -53,7 +53,10 @@ def run(ctx, progress):
              for kind in ("fixed", "consistent")}
     chosen = min(config.consistent_epochs, key=lambda e: (curve["consistent"][str(e)]["val_errors"], e))
     ctx.log(f"Consistent distillation: {chosen} epochs (fewest validation errors of {config.consistent_epochs})")
-    rows = {str(width): {kind: [runs.one(width, kind, seed, chosen) for seed in seeds_of(config)] for kind in KINDS}
+    # Seed by seed, every row of a seed before the next seed: a run stopped early leaves complete, paired seeds.
+    done = {(width, seed, kind): runs.one(width, kind, seed, chosen)
+            for width in config.consistent_widths for seed in seeds_of(config) for kind in KINDS}
+    rows = {str(width): {kind: [done[width, seed, kind] for seed in seeds_of(config)] for kind in KINDS}
             for width in config.consistent_widths}
     return {"teacher": {"errors": count_errors(predictions(soft["test"]), data.test[1])}, "setting": SETTING,
             "epochs": chosen, "curve": curve, "rows": rows, "paper": PAPER}
