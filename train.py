@@ -1,6 +1,6 @@
 """Train Teacher, Student and Student2.0 on MNIST, run the class-3 experiment, print the results.
 
-    python train.py                    # every stage: teacher, students, class3
+    python train.py                    # the default stages: teacher, students, class3, small_transfer
     python train.py class3             # one stage (reuses the saved teacher and Student2.0)
     python train.py --quick            # a smoke test on a small subset, under 2 minutes
     python train.py --seeds 3          # Student and Student2.0 over 3 seeds, mean +- std
@@ -8,7 +8,8 @@
     python train.py --seeds 3 --distil-from paper widths       # from the paper stage's teacher
     python train.py export             # the saved models as SavedModel and LiteRT files, with serving costs
 
-Stages: teacher, students, class3 (the default), and the opt-in experiments: paper (a regularized
+Stages: teacher, students, class3, small_transfer (Student and Student2.0 on 3% of the training split:
+where distillation pays; these four are the default), and the opt-in experiments: paper (a regularized
 teacher, the paper's protocol), fractions (small transfer sets), widths (small students across T),
 digits78 (a transfer set of 7s and 8s only), consistent (students shown a random shifted view at every
 step, taught by the paper teacher's cached logits for that view; long); and export (no training: the saved models as TensorFlow

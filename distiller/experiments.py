@@ -96,6 +96,6 @@ def run_stages(ctx, names):
         if stage.NAME in names:
             raise_if_interrupted()
             section = stage.NAME + (ctx.section_suffix() if getattr(stage, "DISTIL_FROM", False) else "")
-            progress = resume.Units(ctx.out, section, ctx.log)
+            progress = resume.Units(ctx.out, section, ctx.log, keep=getattr(stage, "KEEP_UNITS", False))
             report.update(ctx.out, section, ctx.config, stage.run(ctx, progress), ctx.log)
             progress.finish()

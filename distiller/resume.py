@@ -117,13 +117,19 @@ class Backup(keras.callbacks.BackupAndRestore):
 class Units:
     """The finished units of one stage of `out`, kept in out/progress/<stage>.json until the stage's
     section of results.json is written (`finish`). A unit's key names everything that decides its
-    result (model, seed, T, lambda, data and teacher fingerprint), so changed settings never reuse it."""
+    result (model, seed, T, lambda, data and teacher fingerprint), so changed settings never reuse it.
 
-    def __init__(self, out, stage, log=print):
-        self.out, self.stage, self.log = Path(out), stage, log
+    With keep=True (stages of hours) the record outlives the stage: a later run with more seeds, widths
+    or epochs trains only the units it has not seen."""
+
+    def __init__(self, out, stage, log=print, keep=False):
+        self.out, self.stage, self.log, self.keep = Path(out), stage, log, keep
         self.path = self.out / PROGRESS / f"{stage}.json"
         self.done = self.read()
-        if self.done:
+        if self.done and keep:
+            self.log(f"{stage}: {len(self.done)} units done by earlier runs, reusing them "
+                     f"(delete {self.path} to train them again)")
+        elif self.done:
             self.log(f"{stage}: {len(self.done)} units done by an interrupted run, skipping them")
         self.total, self.trained, self.seconds = None, 0, 0.0  # for the line after each unit
 
@@ -173,7 +179,8 @@ class Units:
         return line
 
     def finish(self):
-        self.path.unlink(missing_ok=True)
+        if not self.keep:
+            self.path.unlink(missing_ok=True)
         shutil.rmtree(self.out / BACKUPS / self.stage, ignore_errors=True)
 
 

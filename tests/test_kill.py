@@ -11,7 +11,7 @@ import pytest
 from distiller import models
 from tests.conftest import ROOT
 
-STAGES = ("teacher", "students", "class3")
+STAGES = ("teacher", "students", "class3", "small_transfer")
 MODELS = ("teacher", "student", "student_kd", "student_kd_minus3", "student_kd_minus3_shifted")
 
 

@@ -142,6 +142,24 @@ def test_units_are_recorded_and_skipped_when_run_again(tmp_path):
     assert not (tmp_path / "progress" / "widths.json").exists() and not (tmp_path / "backups" / "widths").exists()
 
 
+def test_kept_units_outlive_the_stage_and_a_larger_run_trains_only_the_new_ones(tmp_path):
+    ran = []
+
+    def train(name):
+        return lambda backup: ran.append(name) or len(name)
+
+    first = resume.Units(tmp_path, "consistent", log=lambda *_: None, keep=True)
+    assert [first.run(k, train(k)) for k in ("seed0", "seed1")] == [5, 5]
+    first.finish()  # the stage's section is written; the record stays, its backups go
+    assert (tmp_path / "progress" / "consistent.json").is_file()
+    assert not (tmp_path / "backups" / "consistent").exists()
+    messages = []
+    larger = resume.Units(tmp_path, "consistent", log=messages.append, keep=True)  # e.g. --seeds 3
+    assert [larger.run(k, train(k)) for k in ("seed0", "seed1", "seed2")] == [5, 5, 5]
+    assert ran == ["seed0", "seed1", "seed2"]
+    assert messages[0].startswith("consistent: 2 units done by earlier runs, reusing them (delete ")
+
+
 def test_each_unit_prints_the_count_and_the_time_left(tmp_path, monkeypatch):
     clock = iter(range(0, 10_000, 50))  # each unit takes 50 s by this clock
     monkeypatch.setattr(resume.time, "perf_counter", lambda: next(clock))

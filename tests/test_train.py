@@ -23,7 +23,10 @@ def test_quick_run_writes_models_results_and_report(quick_run):
     assert (out / "results.md").read_text() in stdout
     assert (out / "class3_bias.png").read_bytes()[:4] == b"\x89PNG"
     results = json.loads((out / "results.json").read_text())
-    assert set(results) == {"teacher", "students", "class3"}
+    assert set(results) == {"teacher", "students", "class3", "small_transfer"}
+    small = results["small_transfer"]["result"]  # 3% of the 3,000 quick images, one pair of students
+    assert small["images"] == 90 and len(small["plain"]) == len(small["distilled"]) == 1
+    assert "## Where distillation pays: Student 600-600 from 90 training images (3% of the split)" in stdout
     assert results["students"]["config"]["epochs"] == 2 and results["students"]["config"]["train_size"] == 3000
 
 

@@ -29,6 +29,7 @@ from distiller.stages.shared import seeds_of
 from distiller.training import distil, fingerprint, logits, train_on_labels
 
 NAME = "consistent"
+KEEP_UNITS = True  # hours of runs: a later run with more seeds, widths or epochs reuses the finished ones
 KINDS = ("plain", "plain_jitter", "fixed", "consistent", "consistent_soft")
 TITLES = {"plain": "plain", "plain_jitter": "plain, same jitter", "fixed": "distilled, fixed views",
           "consistent": "distilled, consistent views", "consistent_soft": "consistent, soft targets only"}
