@@ -1,10 +1,11 @@
 """Seconds per epoch of the paper's regularized teacher (1200-1200, jitter, dropout, max-norm) on the
-training split, with its jitter done two ways, in one process:
+training split, its jitter and dropout done several ways, in one process:
 
-  RandomTranslation (Keras's layer): XLA cannot compile it, so the teacher trains with XLA off
-  augment.RandomShift (whole-pixel shifts in gather ops): XLA off, and inside the XLA-compiled step
+  before:  keras.layers.RandomTranslation + keras.layers.Dropout; XLA cannot compile the translation,
+           so the teacher trained with XLA off (the paper stage until 2026-11-28)
+  now:     augment.RandomShift + dropout.HashedDropout, XLA on (models.paper_teacher)
 
-and, to tell the jitter's cost from the dropout's, the RandomShift net without its dropout layers.
+and, to tell the jitter's cost from the dropout's, RandomShift with Keras's Dropout (XLA on and off).
 
     python benchmarks/jitter_speed.py [--epochs 5]
 """
@@ -21,20 +22,26 @@ from clock import EpochClock  # benchmarks/clock.py, beside this script
 
 from distiller import augment, models
 from distiller.config import Config
+from distiller.dropout import HashedDropout
 from distiller.experiments import prepare_data
 from distiller.training import train_on_labels
 
 
-def with_shift(teacher):
-    """The paper teacher with its Reshape / RandomTranslation / Flatten replaced by one RandomShift."""
-    kept = [layer for layer in teacher.layers if not isinstance(
-        layer, (keras.layers.Reshape, keras.layers.RandomTranslation, keras.layers.Flatten))]
-    return keras.Sequential([keras.Input((models.INPUT_DIM,)), augment.RandomShift(), *kept], name="paper_teacher")
+def with_keras_dropout(teacher):
+    """models.paper_teacher() with each HashedDropout replaced by keras.layers.Dropout of the same rate."""
+    swap = lambda layer: keras.layers.Dropout(layer.rate) if isinstance(layer, HashedDropout) else layer
+    return keras.Sequential([keras.Input((models.INPUT_DIM,)), *map(swap, teacher.layers)], name="paper_teacher")
 
 
-def without_dropout(teacher):
-    return keras.Sequential([layer for layer in teacher.layers if not isinstance(layer, keras.layers.Dropout)],
-                            name="paper_teacher_without_dropout")
+def with_translation(teacher):
+    """... and its RandomShift replaced by the Reshape / RandomTranslation / Flatten it had before."""
+    translation = [keras.layers.Reshape((28, 28, 1)),
+                   keras.layers.RandomTranslation(2 / 28, 2 / 28, fill_mode="constant", fill_value=-1.0,
+                                                  interpolation="nearest"),
+                   keras.layers.Flatten()]
+    layers = [part for layer in teacher.layers
+              for part in (translation if isinstance(layer, augment.RandomShift) else [layer])]
+    return keras.Sequential([keras.Input((models.INPUT_DIM,)), *layers], name="paper_teacher")
 
 
 def epoch_seconds(model, data, config):
@@ -49,21 +56,22 @@ def main():
     args = p.parse_args()
     config = dataclasses.replace(Config(), epochs=args.epochs)
     data = prepare_data(config)
+    keras_dropout = lambda: with_keras_dropout(models.paper_teacher())
+    ways = (("before: RandomTranslation + Dropout, XLA off", lambda: with_translation(keras_dropout()), False),
+            ("RandomShift + Dropout, XLA off", keras_dropout, False),
+            ("RandomShift + Dropout, XLA on", keras_dropout, True),
+            ("RandomShift + HashedDropout, XLA off", models.paper_teacher, False),
+            ("now: RandomShift + HashedDropout, XLA on", models.paper_teacher, True))
     rows = []
-    shifted = lambda: with_shift(models.paper_teacher())
-    ways = (("RandomTranslation, XLA off (as the paper stage trains it)", models.paper_teacher, False),
-            ("augment.RandomShift, XLA off", shifted, False),
-            ("augment.RandomShift, XLA on", shifted, True),
-            ("augment.RandomShift without dropout, XLA off", lambda: without_dropout(shifted()), False),
-            ("augment.RandomShift without dropout, XLA on", lambda: without_dropout(shifted()), True))
     for name, build, jit in ways:
         keras.utils.set_random_seed(0)
         rows.append((name, epoch_seconds(build(), data, dataclasses.replace(config, jit_compile=jit))))
+        print(f"{name}: {rows[-1][1]:.2f} s per epoch", flush=True)
     print(f"\n{len(data.train[0])} examples, batch {config.batch_size}, {config.steps_per_execution} steps per call, "
           f"{args.epochs} epochs per way (fastest counts), {os.cpu_count()} CPU cores, TensorFlow {tf.__version__}")
-    print("| jitter | seconds per epoch | relative to today's (RandomTranslation) |\n|---|---:|---:|")
+    print("| jitter + dropout | seconds per epoch | speed-up over before |\n|---|---:|---:|")
     for name, seconds in rows:
-        print(f"| {name} | {seconds:.2f} | {seconds / rows[0][1]:.2f}x |")
+        print(f"| {name} | {seconds:.2f} | {rows[0][1] / seconds:.2f}x |")
 
 
 if __name__ == "__main__":

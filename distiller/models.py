@@ -5,6 +5,8 @@ from pathlib import Path
 
 import keras
 
+from distiller import augment
+from distiller.dropout import HashedDropout
 from distiller.errors import DistillerError
 
 TEACHER_UNITS = (1200, 1200)
@@ -57,19 +59,13 @@ def paper_teacher(hidden_units=TEACHER_UNITS, max_norm=4.0):
     """Hinton et al.'s regularized MNIST teacher: inputs jittered by up to 2 pixels, dropout of 20% on
     inputs and 50% on hidden units, and a max-norm constraint on every unit's incoming weights.
 
-    Jitter and dropout act only in training; at inference it is a plain 784-1200-1200-10 MLP.
+    Jitter and dropout act only in training; at inference it is a plain 784-1200-1200-10 MLP. Both are
+    written so that XLA compiles the training step (augment.RandomShift, dropout.HashedDropout).
     """
     constraint = keras.constraints.MaxNorm(max_norm)
-    layers = [
-        keras.Input((INPUT_DIM,), name="pixels"),
-        keras.layers.Reshape((28, 28, 1)),
-        # Background pixels are -1 after normalization, so shifted-in borders are filled with -1.
-        keras.layers.RandomTranslation(2 / 28, 2 / 28, fill_mode="constant", fill_value=-1.0, interpolation="nearest"),
-        keras.layers.Flatten(),
-        keras.layers.Dropout(0.2),
-    ]
+    layers = [keras.Input((INPUT_DIM,), name="pixels"), augment.RandomShift(), HashedDropout(0.2)]
     for i, units in enumerate(hidden_units):
         layers += [keras.layers.Dense(units, "relu", kernel_constraint=constraint, name=f"hidden{i + 1}"),
-                   keras.layers.Dropout(0.5)]
+                   HashedDropout(0.5)]
     layers.append(keras.layers.Dense(NUM_CLASSES, kernel_constraint=constraint, name="logits"))
     return keras.Sequential(layers, name="paper_teacher")

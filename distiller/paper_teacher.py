@@ -20,8 +20,8 @@ def get_paper_teacher(config, data, out, log=print):
     log(f"Paper teacher: 1200-1200 with jitter, dropout and max-norm, {config.paper_teacher_epochs} epochs")
     keras.utils.set_random_seed(config.seed)
     teacher = models.paper_teacher()
-    # XLA cannot compile the jitter layer; more epochs, since dropout slows learning.
-    settings = dataclasses.replace(config, epochs=config.paper_teacher_epochs, jit_compile=False)
+    # More epochs than the plain nets: dropout and jitter slow learning.
+    settings = dataclasses.replace(config, epochs=config.paper_teacher_epochs)
     history = train_on_labels(teacher, data.train, data.val, settings, backup_dir=backup, name="paper teacher")
     record = {"config": dataclasses.asdict(settings), "seconds": round(history.seconds),
               "val_errors": count_errors(predictions(logits(teacher, data.val[0])), data.val[1])}
