@@ -1,11 +1,10 @@
 """Small transfer sets: Student 600-600 on the first 1%, 3%, 10% or 100% of the (already shuffled)
 training split, tiled so that every run takes the same number of steps, plain or distilled."""
 
-import numpy as np
 
 from distiller import models, resume
 from distiller.report import errorbar, figure, provenance, save, spread, teacher_of
-from distiller.stages.shared import paired, seeds_of
+from distiller.stages.shared import first_part, paired, seeds_of
 
 NAME = "fractions"
 DISTIL_FROM = True  # its teacher is --distil-from's, and its section is named after it
@@ -16,8 +15,7 @@ def transfer_fractions(config, data, teacher_logits, progress=resume.UNRECORDED,
     result = {}
     progress.expect(len(config.fractions) * 2 * config.seeds)
     for fraction in config.fractions:
-        n = max(10, round(fraction * len(data.train[0])))
-        keep = np.arange(len(data.train[0])) < n
+        n, keep = first_part(data, fraction)
         log(f"Transfer set of {n} images ({fraction:.0%}), seeds {seeds_of(config)}")
         result[str(fraction)] = {"images": n, **paired(config, data, teacher_logits, models.STUDENT_UNITS,
                                                        seeds_of(config), keep, progress)}

@@ -36,6 +36,13 @@ def repeat_to(arrays, n):
     return tuple(np.concatenate([a] * times) for a in arrays)
 
 
+def first_part(data, fraction):
+    """(n, mask of the training split's first n rows): the split is already shuffled, so its first
+    `fraction` is a random transfer set of at least 10 images."""
+    n = max(10, round(fraction * len(data.train[0])))
+    return n, np.arange(len(data.train[0])) < n
+
+
 def test_errors(model, data):
     return summary(logits(model, data.test[0]), data.test[1])["errors"]
 

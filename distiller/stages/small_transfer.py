@@ -13,7 +13,7 @@ import numpy as np
 from distiller import models
 from distiller.evaluate import mean_std
 from distiller.report import provenance, spread
-from distiller.stages.shared import paired, seeds_of
+from distiller.stages.shared import first_part, paired, seeds_of
 
 NAME = "small_transfer"
 FRACTION = 0.03
@@ -21,8 +21,7 @@ FRACTION = 0.03
 
 def run(ctx, progress):
     config, data = ctx.config, ctx.data
-    images = max(10, round(FRACTION * len(data.train[0])))
-    keep = np.arange(len(data.train[0])) < images  # the split is already shuffled
+    images, keep = first_part(data, FRACTION)
     progress.expect(2 * config.seeds)
     ctx.log(f"Small transfer set: Student and Student2.0 on {images} images ({FRACTION:.0%} of the training split)")
     return {"images": images, **paired(config, data, ctx.teacher_logits, models.STUDENT_UNITS, seeds_of(config),
