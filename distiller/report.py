@@ -121,9 +121,11 @@ def teacher_of(section):
     return ""
 
 
-def provenance(section):
+def provenance(section, epochs=None):
+    """The footer naming date, machine, seeds and command; `epochs` when the stage chose its own."""
     c = section["config"]
-    return (f"_{section['date']}, {section['machine']}; seed {c['seed']}, {c['seeds']} seed(s), {c['epochs']} epochs, "
+    epochs = c["epochs"] if epochs is None else epochs
+    return (f"_{section['date']}, {section['machine']}; seed {c['seed']}, {c['seeds']} seed(s), {epochs} epochs, "
             f"batch {c['batch_size']}; by `{section.get('command', 'python train.py')}`._")
 
 

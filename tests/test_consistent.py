@@ -101,6 +101,8 @@ def test_the_consistent_stage_chooses_epochs_on_validation_and_pairs_its_rows(tm
         assert rows[kind][0] == result["curve"][kind][str(result["epochs"])]
     assert all(0 <= run["agreement"] <= 1 and run["kl"] >= 0 for runs in rows.values() for run in runs)
     section = {"result": result, "config": dataclasses.asdict(config), "date": "DATE", "machine": "M"}
-    assert "| 8-8 | distilled, consistent views |" in "\n".join(consistent.render(section))
+    text = "\n".join(consistent.render(section))
+    assert "| 8-8 | distilled, consistent views |" in text
+    assert f"1 seed(s), {result['epochs']} epochs," in text  # the epochs the rows ran, not config.epochs (6)
     consistent.plot(result, tmp_path)
     assert (tmp_path / "consistent.png").stat().st_size > 0

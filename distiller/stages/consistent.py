@@ -125,7 +125,7 @@ def render(section, name=NAME):
     paper = r["paper"]
     return lines + ["", (f"Paper: teacher {paper['teacher']}, plain 800-800 {paper['plain']}, distilled {paper['fixed']}. "
                          "The patience curve (first seed, first width): test errors and agreement against epochs."),
-                    "", f"![the patience curve]({name}.png)", "", provenance(section), ""]
+                    "", f"![the patience curve]({name}.png)", "", provenance(section, epochs=r["epochs"]), ""]
 
 
 def plot(result, out, name=NAME):
