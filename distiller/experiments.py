@@ -61,9 +61,14 @@ class Context:
         return cache.teacher_logits_for(teacher, self.data, self.out / "teacher_logits")
 
     @functools.cached_property
+    def paper_teacher(self):
+        """The paper stage's regularized teacher: loaded, or trained (--retrain: anew) once per run, however
+        many stages use it."""
+        return get_paper_teacher(self.config, self.data, self.out, self.log)
+
+    @functools.cached_property
     def paper_teacher_logits(self):
-        teacher = get_paper_teacher(self.config, self.data, self.out, self.log)
-        return cache.teacher_logits_for(teacher, self.data, self.out / "teacher_logits")
+        return cache.teacher_logits_for(self.paper_teacher, self.data, self.out / "teacher_logits")
 
     def transfer_logits(self):
         """The teacher of the stages with DISTIL_FROM: make run's, or with --distil-from paper the paper stage's."""

@@ -106,3 +106,16 @@ def test_the_consistent_stage_chooses_epochs_on_validation_and_pairs_its_rows(tm
     assert f"1 seed(s), {result['epochs']} epochs," in text  # the epochs the rows ran, not config.epochs (6)
     consistent.plot(result, tmp_path)
     assert (tmp_path / "consistent.png").stat().st_size > 0
+
+
+def test_retrain_trains_the_paper_teacher_once_for_every_stage_that_uses_it(tmp_path, monkeypatch):
+    from distiller import experiments
+
+    monkeypatch.setattr(models, "paper_teacher", lambda: models.mlp((16,), "paper_teacher"))  # small stand-in
+    config = dataclasses.replace(CONFIG, out_dir=str(tmp_path), retrain=True, paper_teacher_epochs=1, epochs=1,
+                                 temperature=20.0, consistent_epochs=(1,), consistent_widths=(8,))
+    lines = []
+    experiments.run_stages(experiments.Context(config, blocks((200, 100)), tmp_path, lines.append),
+                           ["paper", "consistent"])
+    trained = [line for line in lines if line.startswith("Paper teacher: 1200-1200")]
+    assert len(trained) == 1, lines

@@ -23,7 +23,6 @@ import tensorflow as tf
 
 from distiller import augment, cache, models
 from distiller.evaluate import count_errors, mean_std, predictions
-from distiller.paper_teacher import get_paper_teacher
 from distiller.report import figure, provenance, save
 from distiller.stages.shared import seeds_of
 from distiller.training import distil, fingerprint, logits, train_on_labels
@@ -40,8 +39,7 @@ PAPER = {"teacher": 67, "plain": 146, "fixed": 74}
 
 def run(ctx, progress):
     config, data = dataclasses.replace(ctx.config, **SETTING), ctx.data
-    teacher = get_paper_teacher(config, data, ctx.out, ctx.log)
-    fixed = cache.teacher_logits_for(teacher, data, ctx.out / "teacher_logits")
+    teacher, fixed = ctx.paper_teacher, ctx.paper_teacher_logits
     ctx.log("Paper teacher: logits for the 25 shifted views of every training image (cached)")
     views = cache.view_logits(teacher, data.train[0], ctx.out / "teacher_logits")
     # Validation is on the unshifted images: fixed[1] for every distilled row.

@@ -5,8 +5,7 @@ plain one from the same initial weights."""
 
 import numpy as np
 
-from distiller import cache, resume
-from distiller.paper_teacher import get_paper_teacher
+from distiller import resume
 from distiller.report import provenance, spread
 from distiller.stages.shared import distilled_per_setting, errors_per_seed, seeds_of, test_errors
 
@@ -17,14 +16,13 @@ PAPER = {"teacher": 67, "student": 146, "student_kd": 74, "best_public_mlp": [10
 
 
 def run(ctx, progress):
-    return paper_protocol(ctx.config, ctx.data, ctx.out, progress, ctx.log)
+    return paper_protocol(ctx.config, ctx.data, ctx.paper_teacher, ctx.paper_teacher_logits, progress, ctx.log)
 
 
-def paper_protocol(config, data, out, progress=resume.UNRECORDED, log=print):
-    """A regularized teacher; 800-800 and 600-600 students, plain and distilled at the paper's T = 20
-    (lambda = 1) and at the run's T and lambda (the tuner's best: --hparams, or tuning/search/best.json)."""
-    teacher = get_paper_teacher(config, data, out, log)
-    soft = cache.teacher_logits_for(teacher, data, out / "teacher_logits")
+def paper_protocol(config, data, teacher, soft, progress=resume.UNRECORDED, log=print):
+    """From a regularized teacher (and its logits `soft`): 800-800 and 600-600 students, plain and distilled
+    at the paper's T = 20 (lambda = 1) and at the run's T and lambda (the tuner's best: --hparams, or
+    tuning/search/best.json)."""
     settings = {"paper": (20.0, 1.0), "tuned": (config.temperature, config.lambda_)}
     if settings["tuned"] == settings["paper"]:
         del settings["tuned"]
