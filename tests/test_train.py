@@ -48,11 +48,14 @@ def test_quick_run_numbers_match_the_saved_models(quick_run):
 
 
 def test_second_run_reuses_the_saved_teacher(quick_run, tmp_path):
-    out = copy_of(quick_run[0], tmp_path, ["teacher.keras", "teacher.json"])  # quick_run's folder stays as it was
+    out = copy_of(quick_run[0], tmp_path, ["teacher.keras", "teacher.json", "results.json"])  # quick_run's stays
     before = (out / "teacher.keras").read_bytes()
     done = train("--quick", "--out-dir", str(out), "teacher")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "reusing" in done.stdout and (out / "teacher.keras").read_bytes() == before
+    # The same numbers: the section still names the command that produced them, not this one.
+    sections = [json.loads((folder / "results.json").read_text())["teacher"] for folder in (quick_run[0], out)]
+    assert sections[1] == sections[0] and sections[1]["command"] == "python train.py --quick"
 
 
 def test_class3_without_a_saved_student_is_one_clear_error(quick_run, tmp_path):
