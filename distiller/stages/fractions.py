@@ -1,7 +1,6 @@
 """Small transfer sets: Student 600-600 on the first 1%, 3%, 10% or 100% of the (already shuffled)
 training split, tiled so that every run takes the same number of steps, plain or distilled."""
 
-
 from distiller import models, resume
 from distiller.report import errorbar, figure, provenance, save, spread, teacher_of
 from distiller.stages.shared import first_part, paired, seeds_of
