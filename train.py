@@ -66,6 +66,9 @@ def parse_args(argv):
     p.add_argument("--hparams", help=f"a tune.py best.json giving T and lambda (default {BEST_HPARAMS} if it exists)")
     p.add_argument("--paper-teacher-epochs", type=checked(int, 0), default=d.paper_teacher_epochs,
                    help=f"epochs of the regularized teacher of the paper stage (default {d.paper_teacher_epochs})")
+    p.add_argument("--paper-teachers", type=checked(int, 0), default=d.paper_teachers,
+                   help="the paper teacher as the mean logits of this many regularized nets, trained from seeds "
+                   "seed, seed+1, ... on the same split; saved ones are reused (default 1)")
     p.add_argument("--distil-from", choices=("teacher", "paper"), default=d.distil_from,
                    help="the teacher of the fractions, widths and digits78 stages: teacher (make run's, default) or "
                    "paper (the paper stage's regularized teacher, trained first if not saved); their results go to "

@@ -27,6 +27,8 @@ class Config:
     train_size: int | None = None  # use only this many training images (--quick, smoke tests)
     # The regularized teacher learns slower (dropout, jitter): 60 epochs gave 60 validation errors, 300 gave 46.
     paper_teacher_epochs: int = 300
+    # >1: the paper teacher is an ensemble, the mean logits of this many nets (weights seeded seed, seed+1, ...)
+    paper_teachers: int = 1
     distil_from: str = "teacher"  # fractions, widths, digits78: the make-run teacher, or "paper" (the paper stage's)
     fractions: tuple = (0.01, 0.03, 0.1, 1.0)  # fractions stage: parts of the training split used as transfer sets
     widths: tuple = (30, 300)  # widths stage: units per hidden layer of the small students

@@ -55,7 +55,7 @@ def load(path, name="model", remedy="run `python train.py` again to write it ane
     return model
 
 
-def paper_teacher(hidden_units=TEACHER_UNITS, max_norm=4.0):
+def paper_teacher(hidden_units=TEACHER_UNITS, max_norm=4.0, name="paper_teacher"):
     """Hinton et al.'s regularized MNIST teacher: inputs jittered by up to 2 pixels, dropout of 20% on
     inputs and 50% on hidden units, and a max-norm constraint on every unit's incoming weights.
 
@@ -68,4 +68,11 @@ def paper_teacher(hidden_units=TEACHER_UNITS, max_norm=4.0):
         layers += [keras.layers.Dense(units, "relu", kernel_constraint=constraint, name=f"hidden{i + 1}"),
                    HashedDropout(0.5)]
     layers.append(keras.layers.Dense(NUM_CLASSES, kernel_constraint=constraint, name="logits"))
-    return keras.Sequential(layers, name="paper_teacher")
+    return keras.Sequential(layers, name=name)
+
+
+def ensemble(members, name="ensemble"):
+    """One model whose logits are the mean of its members' logits (each member a differently named model):
+    the paper's route to a better teacher. Its softmax is the renormalized geometric mean of theirs."""
+    pixels = keras.Input((INPUT_DIM,), name="pixels")
+    return keras.Model(pixels, keras.layers.Average(name="logits")([member(pixels) for member in members]), name=name)

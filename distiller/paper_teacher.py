@@ -1,5 +1,9 @@
 """The paper's regularized teacher (jitter, dropout, max-norm), trained once and saved: the paper stage
-distils from it, and so do fractions, widths and digits78 with --distil-from paper."""
+distils from it, and so do consistent, and fractions, widths and digits78 with --distil-from paper.
+
+With --paper-teachers N it is an ensemble (the paper's route to a better teacher): N such nets trained from
+seeds seed, seed+1, ... on the same split, their logits averaged. Each member is a file of its own, so a
+run with N+1 members trains only the new one."""
 
 import dataclasses
 import shutil
@@ -12,20 +16,37 @@ from distiller.training import logits, train_on_labels
 
 
 def get_paper_teacher(config, data, out, log=print):
-    path, backup = out / "paper_teacher.keras", out / resume.BACKUPS / "paper_teacher"
+    members = [get_member(config, data, out, i, log) for i in range(config.paper_teachers)]
+    if len(members) == 1:
+        return members[0]
+    teacher = models.ensemble(members, "paper_teacher_ensemble")
+    val_errors = count_errors(predictions(logits(teacher, data.val[0])), data.val[1])
+    log(f"Paper teacher: the mean of {len(members)} nets' logits, {val_errors} validation errors")
+    return teacher
+
+
+def member_name(i):
+    """Member 0 keeps the single teacher's name (and file), so an ensemble reuses an existing paper teacher."""
+    return "paper_teacher" if i == 0 else f"paper_teacher_{i + 1}"
+
+
+def get_member(config, data, out, i, log):
+    name = member_name(i)
+    path, backup = out / f"{name}.keras", out / resume.BACKUPS / name
+    label = "Paper teacher" + (f" {i + 1} of {config.paper_teachers}" if config.paper_teachers > 1 else "")
     if path.exists() and not config.retrain:
         shutil.rmtree(backup, ignore_errors=True)  # left by a kill between the save and its removal
-        log(f"Paper teacher: reusing {path}")
-        return models.load(path, "paper teacher", remedy="pass --retrain to train a new one")
-    log(f"Paper teacher: 1200-1200 with jitter, dropout and max-norm, {config.paper_teacher_epochs} epochs")
-    keras.utils.set_random_seed(config.seed)
-    teacher = models.paper_teacher()
+        log(f"{label}: reusing {path}")
+        return models.load(path, label.lower(), remedy="pass --retrain to train a new one")
+    log(f"{label}: 1200-1200 with jitter, dropout and max-norm, {config.paper_teacher_epochs} epochs")
+    keras.utils.set_random_seed(config.seed + i)  # the same split for every member, other weights and streams
+    teacher = models.paper_teacher(name=name)
     # More epochs than the plain nets: dropout and jitter slow learning.
     settings = dataclasses.replace(config, epochs=config.paper_teacher_epochs)
-    history = train_on_labels(teacher, data.train, data.val, settings, backup_dir=backup, name="paper teacher")
-    record = {"config": dataclasses.asdict(settings), "seconds": round(history.seconds),
+    history = train_on_labels(teacher, data.train, data.val, settings, backup_dir=backup, name=label.lower())
+    record = {"config": dataclasses.asdict(settings), "weights_seed": config.seed + i, "seconds": round(history.seconds),
               "val_errors": count_errors(predictions(logits(teacher, data.val[0])), data.val[1])}
     atomic.save_model(teacher, path)
-    atomic.write_json(out / "paper_teacher.json", record)
+    atomic.write_json(out / f"{name}.json", record)
     shutil.rmtree(backup, ignore_errors=True)
     return teacher

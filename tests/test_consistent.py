@@ -111,7 +111,7 @@ def test_the_consistent_stage_chooses_epochs_on_validation_and_pairs_its_rows(tm
 def test_retrain_trains_the_paper_teacher_once_for_every_stage_that_uses_it(tmp_path, monkeypatch):
     from distiller import experiments
 
-    monkeypatch.setattr(models, "paper_teacher", lambda: models.mlp((16,), "paper_teacher"))  # small stand-in
+    monkeypatch.setattr(models, "paper_teacher", lambda name="paper_teacher": models.mlp((16,), name))  # small stand-in
     config = dataclasses.replace(CONFIG, out_dir=str(tmp_path), retrain=True, paper_teacher_epochs=1, epochs=1,
                                  temperature=20.0, consistent_epochs=(1,), consistent_widths=(8,))
     lines = []

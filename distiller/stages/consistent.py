@@ -43,7 +43,8 @@ def run(ctx, progress):
     ctx.log("Paper teacher: logits for the 25 shifted views of every training image (cached)")
     views = cache.view_logits(teacher, data.train[0], ctx.out / "teacher_logits")
     # Validation is on the unshifted images: fixed[1] for every distilled row.
-    soft = {"fixed": fixed, "views": (views, fixed[1]), "test": logits(teacher, data.test[0])}
+    soft = {"fixed": fixed, "views": (views, fixed[1]), "test": logits(teacher, data.test[0]),
+            "teacher_id": cache.fingerprint(teacher, data.test[0])[:8]}
     runs = Runs(config, data, soft, progress)
     first_width, first_seed = config.consistent_widths[0], config.seed
     # The curve's two runs at the chosen epochs are also rows of the first width and seed: counted once.
@@ -57,7 +58,9 @@ def run(ctx, progress):
             for width in config.consistent_widths for seed in seeds_of(config) for kind in KINDS}
     rows = {str(width): {kind: [done[width, seed, kind] for seed in seeds_of(config)] for kind in KINDS}
             for width in config.consistent_widths}
-    return {"teacher": {"errors": count_errors(predictions(soft["test"]), data.test[1])}, "setting": SETTING,
+    teacher_errors = {"errors": count_errors(predictions(soft["test"]), data.test[1]),
+                      "val_errors": count_errors(predictions(fixed[1]), data.val[1]), "members": config.paper_teachers}
+    return {"teacher": teacher_errors, "setting": SETTING,
             "epochs": chosen, "curve": curve, "rows": rows, "paper": PAPER}
 
 
@@ -73,6 +76,8 @@ class Runs:
         targets = self.targets(kind)
         digest = fingerprint(config, self.data.train, None if targets is None else targets[0])
         key = f"{width}-{kind}-E{epochs}-seed{seed}-{digest}"
+        if targets is None:  # trained without the teacher, but measured against it: another teacher, another unit
+            key += f"-vs-{self.soft['teacher_id']}"
         label = f"Student {width}-{width} {TITLES[kind]}, {epochs} epochs (seed {seed})"
         return self.progress.run(key, lambda backup: self.train(config, width, kind, seed, targets, backup), label)
 
@@ -105,7 +110,9 @@ class Runs:
 
 def render(section, name=NAME):
     r = section["result"]
-    heading = (f"## Patient and consistent distillation (paper teacher: {r['teacher']['errors']} test errors; "
+    members = r["teacher"].get("members", 1)
+    teacher = "paper teacher" + (f", the mean of {members} nets" if members > 1 else "")
+    heading = (f"## Patient and consistent distillation ({teacher}: {r['teacher']['errors']} test errors; "
                f"T = {r['setting']['temperature']:g}, lambda = {r['setting']['lambda_']:g}; {r['epochs']} epochs, "
                "chosen on validation)")
     columns = ("| student | row | test errors, mean +- std | per seed | paired difference vs plain, same jitter | "
