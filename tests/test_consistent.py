@@ -119,3 +119,31 @@ def test_retrain_trains_the_paper_teacher_once_for_every_stage_that_uses_it(tmp_
                            ["paper", "consistent"])
     trained = [line for line in lines if line.startswith("Paper teacher: 1200-1200")]
     assert len(trained) == 1, lines
+
+
+def test_another_teacher_reruns_every_row_even_those_trained_without_it(tmp_path, monkeypatch):
+    """The plain rows never see the teacher but report agreement with it: kept units of an earlier teacher
+    must not be reused for a new one."""
+    from distiller import resume
+    from distiller.experiments import Context
+    from distiller.stages import consistent
+
+    trained = []
+    train = consistent.Runs.train
+    monkeypatch.setattr(consistent.Runs, "train", lambda self, c, w, kind, *a: trained.append(kind) or train(
+        self, c, w, kind, *a))
+    config = dataclasses.replace(CONFIG, out_dir=str(tmp_path), epochs=1, consistent_epochs=(1,),
+                                 consistent_widths=(8,))
+    data = blocks((200, 100))
+
+    def run_with_teacher(seed):
+        keras.utils.set_random_seed(seed)
+        models.mlp((16,), "paper_teacher").save(tmp_path / "paper_teacher.keras")
+        trained.clear()
+        consistent.run(Context(config, data, tmp_path, log=lambda *_: None),
+                       resume.Units(tmp_path, "consistent", keep=True))
+        return sorted(trained)
+
+    assert run_with_teacher(0) == sorted(consistent.KINDS)
+    assert run_with_teacher(0) == []  # the same teacher: every unit reused
+    assert run_with_teacher(1) == sorted(consistent.KINDS)  # plain and plain_jitter too
