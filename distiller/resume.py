@@ -132,6 +132,7 @@ class Units:
         elif self.done:
             self.log(f"{stage}: {len(self.done)} units done by an interrupted run, skipping them")
         self.total, self.trained, self.seconds = None, 0, 0.0  # for the line after each unit
+        self.reached = set()  # this run's units, done or reused: kept units of other settings are not counted
 
     def expect(self, total):
         """The number of units of the stage, for the progress line printed after each one."""
@@ -153,6 +154,7 @@ class Units:
         """train(backup_dir) -> a JSON-able result, unless the unit `key` is done already. `label` names the
         unit in the progress line (default: the key)."""
         raise_if_interrupted()
+        self.reached.add(key)
         if key in self.done:
             return self.done[key]
         started = time.perf_counter()
@@ -169,12 +171,12 @@ class Units:
     def progress_line(self, label, took, errors=None):
         """e.g. "widths: 5 of 66 units done (Student 30-30 plain (seed 1): 412 test errors, 53 s); 4 min 20 s so
         far, about 16 min left": the time left is this run's mean time per unit times the units left."""
-        count = f"{len(self.done)} of {self.total}" if self.total else f"{len(self.done)}"
+        count = f"{len(self.reached)} of {self.total}" if self.total else f"{len(self.reached)}"
         outcome = "" if errors is None else f": {errors} test errors"
         line = (f"{self.stage}: {count} units done ({label}{outcome}, {duration(took)}); "
                 f"{duration(self.seconds)} so far")
         if self.total:
-            left = max(self.total - len(self.done), 0) * self.seconds / self.trained
+            left = max(self.total - len(self.reached), 0) * self.seconds / self.trained
             line += f", about {duration(left)} left" if left else ", all done"
         return line
 

@@ -160,13 +160,14 @@ def test_kept_units_outlive_the_stage_and_a_larger_run_trains_only_the_new_ones(
     assert messages[0].startswith("consistent: 2 units done by earlier runs, reusing them (delete ")
 
 
-def test_each_unit_prints_the_count_and_the_time_left(tmp_path, monkeypatch):
+def test_each_unit_prints_this_runs_count_and_the_time_left(tmp_path, monkeypatch):
     clock = iter(range(0, 10_000, 50))  # each unit takes 50 s by this clock
     monkeypatch.setattr(resume.time, "perf_counter", lambda: next(clock))
     messages = []
     units = resume.Units(tmp_path, "widths", log=messages.append)
     units.expect(4)
-    units.done["earlier"] = 7  # done by an interrupted run: counted, not timed
+    units.done.update(earlier=7, other=9)  # done by an interrupted run; kept from a run of other settings
+    assert units.run("earlier", lambda backup: 0) == 7  # reused: counted, not timed; "other" is not this run's
     for key in ("a", "b", "c"):
         units.run(key, lambda backup: {"errors": 412}, label=f"Student 30-30 {key}")
     assert messages == [
