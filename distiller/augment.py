@@ -41,6 +41,16 @@ def view(images, v):
     return shift(images, tf.gather(VIEWS[:, 0], v), tf.gather(VIEWS[:, 1], v))
 
 
+def every_view(images):
+    """The 25 views of NumPy images (N, 784), one array at a time in the order of VIEWS: the same pixels as
+    view(images, v), by slicing one padded copy (a quarter of the gather's time: the view cache's)."""
+    padded = np.pad(np.reshape(images, (-1, SIDE, SIDE)), [(0, 0), (MAX_SHIFT, MAX_SHIFT), (MAX_SHIFT, MAX_SHIFT)],
+                    constant_values=BACKGROUND)
+    for dx, dy in VIEWS:
+        top, left = MAX_SHIFT - dy, MAX_SHIFT - dx  # out[i, j] = padded[i + top, j + left], as in shift()
+        yield padded[:, top : top + SIDE, left : left + SIDE].reshape(-1, SIDE * SIDE)
+
+
 def random_views(n, seed):
     """n view indices, uniform over the 25, from a keras.random.SeedGenerator (saved with backups)."""
     return keras.random.randint((n,), 0, len(VIEWS), seed=seed, dtype="int32")

@@ -37,6 +37,16 @@ def test_one_shift_per_image_and_the_compiled_shift_agree():
     np.testing.assert_array_equal(compiled(tf.constant(x), tf.constant(v, tf.int32)).numpy(), expected)
 
 
+def test_every_view_gives_the_25_shifted_images_in_the_order_of_views():
+    x = images(64)
+    views = list(augment.every_view(x))
+    assert len(views) == 25
+    for v, view in enumerate(views):
+        assert view.dtype == np.float32
+        np.testing.assert_array_equal(view, augment.view(x, v).numpy())
+        np.testing.assert_array_equal(view[0], reference(x[0], *augment.VIEWS[v]))
+
+
 def test_random_shift_is_a_view_in_training_and_the_identity_at_inference():
     x = np.repeat(images(1), 2000, axis=0)
     layer = augment.RandomShift(seed=3)
