@@ -9,8 +9,9 @@ INSTALLED := $(VENV)/.installed
 run: $(INSTALLED)
 	$(PY) train.py
 
+# The 10 slowest tests are listed after the run: CI must stay well inside 15 minutes.
 test: $(INSTALLED)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=10
 
 test-slow: $(INSTALLED)
 	$(PY) -m pytest -q -m slow

@@ -1,5 +1,6 @@
 """What train.py and tune.py turn into one line: bad input, a missing resource, an interruption."""
 
+import contextlib
 import signal
 import sys
 
@@ -13,16 +14,19 @@ class Terminated(KeyboardInterrupt):
 
 
 _received = []  # the signals that arrived, kept in case Python swallowed the exception raised for one
+_deferring = []  # one entry per `deferred()` block the program is in
 
 
 def raise_on_signals():
     """Ctrl-C (SIGINT) and SIGTERM raise KeyboardInterrupt / Terminated, and are remembered: a handler's exception
     raised while a finalizer (`__del__`) runs is swallowed by Python ("Exception ignored in ..."), so
-    `raise_if_interrupted` raises it again at the next safe point (a training step, a unit, a stage)."""
+    `raise_if_interrupted` raises it again at the next safe point (a training step, a unit, a stage).
+    Inside `deferred()` the first signal is only remembered; a second one raises at once."""
 
     def handler(signum, frame):
         _received.append(signum)
-        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+        if not _deferring or len(_received) > 1:
+            raise_if_interrupted()
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
@@ -31,6 +35,21 @@ def raise_on_signals():
 def raise_if_interrupted():
     if _received:
         raise Terminated() if _received[-1] == signal.SIGTERM else KeyboardInterrupt()
+
+
+@contextlib.contextmanager
+def deferred():
+    """A block (model.fit) where a signal is raised only at the safe points that call `raise_if_interrupted`
+    (progress.ProgressBar: after every call of steps), not wherever the handler happens to run. Raised there,
+    inside TensorFlow's own code (the finalizers of its compiled functions, for one), it left the process
+    broken: tests/test_kill.py's Ctrl-C once ended in "free(): invalid next size" and an abort (exit -6), and
+    benchmarks/ctrl_c_stress.py counts the interrupts raised in finalizers and the fits that fail after."""
+    _deferring.append(True)
+    try:
+        yield
+    finally:
+        _deferring.pop()
+    raise_if_interrupted()  # a signal after the last safe point
 
 
 def exit_interrupted(e):

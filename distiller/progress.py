@@ -27,6 +27,7 @@ class ProgressBar(keras.callbacks.ProgbarLogger):
         super().on_epoch_end(epoch, logs)
 
     def on_test_batch_end(self, batch, logs=None):
+        raise_if_interrupted()
         super().on_test_batch_end(self.clipped(batch), logs)
 
     def on_predict_batch_end(self, batch, logs=None):

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 
 from distiller.distiller import Distiller
+from distiller.errors import deferred
 from distiller.progress import ProgressBar
 from distiller.resume import Backup
 
@@ -45,8 +46,9 @@ def fit(model, x, y, validation_data, config, verbose, callbacks, backup_dir, na
     history.seconds: the wall time of the whole training, including the part before a kill."""
     backup = Backup(backup_dir, name, digest) if backup_dir is not None else None
     start = time.perf_counter()
-    history = model.fit(x, y, batch_size=config.batch_size, epochs=config.epochs, validation_data=validation_data,
-                        verbose=verbose, callbacks=[*([backup] if backup else []), ProgressBar(), *callbacks])
+    with deferred():  # Ctrl-C stops the fit at the progress bar's next step, not inside TensorFlow
+        history = model.fit(x, y, batch_size=config.batch_size, epochs=config.epochs, validation_data=validation_data,
+                            verbose=verbose, callbacks=[*([backup] if backup else []), ProgressBar(), *callbacks])
     history.seconds = time.perf_counter() - start + (backup.earlier_seconds if backup else 0.0)
     return history
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from distiller import atomic, cache, models, report, search_report
 from distiller.distiller import Distiller
-from distiller.errors import DistillerError
+from distiller.errors import DistillerError, deferred
 from distiller.experiments import prepare_data
 from distiller.progress import ProgressBar
 from distiller.training import adam_with_cosine_decay, train_on_labels
@@ -46,6 +46,10 @@ class DistillationHyperModel(kt.HyperModel):
         distiller({"pixels": np.zeros((1, models.INPUT_DIM), np.float32),
                    "teacher_logits": np.zeros((1, models.NUM_CLASSES), np.float32)})
         return distiller
+
+    def fit(self, hp, model, *args, **kwargs):
+        with deferred():  # Ctrl-C stops a trial at the progress bar's next step, as in training.fit
+            return model.fit(*args, **kwargs)
 
 
 class TimedTrials:

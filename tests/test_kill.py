@@ -1,15 +1,21 @@
 """Fault injection: train.py killed at several points, run again each time, ends as if never killed."""
 
+import dataclasses
 import json
 import os
 import signal
 import subprocess
 import sys
 
+import keras
+import keras_tuner
+import numpy as np
 import pytest
 
-from distiller import models
-from tests.conftest import ROOT
+from distiller import models, training, tuning
+from distiller.config import Config
+from distiller.progress import ProgressBar
+from tests.conftest import ROOT, tiny_splits
 
 STAGES = ("teacher", "students", "class3", "small_transfer")
 MODELS = ("teacher", "student", "student_kd", "student_kd_minus3", "student_kd_minus3_shifted")
@@ -46,18 +52,18 @@ def without_seconds(value):
 def test_killed_three_times_the_run_ends_with_the_uninterrupted_numbers(quick_run, tmp_path):
     out = tmp_path / "out"
     code, _, err = run_until(out, ["Teacher: training", "Epoch 2/2"], signal.SIGTERM, tmp_path)
-    assert code == 143 and "Traceback" not in err
+    assert code == 143 and "Traceback" not in err, err[-3000:]
     assert err.strip().splitlines()[-1] == "interrupted during epoch 2 of 2 of the Teacher; run the same command to resume"
     assert (out / "backups" / "teacher" / "state.json").is_file()
 
-    code, _, _ = run_until(out, ["Teacher: resuming at epoch 2 of 2", "Student2.0 (seed 0)", "Epoch 2/2"],
-                           signal.SIGKILL, tmp_path)
-    assert code == -signal.SIGKILL
+    code, _, err = run_until(out, ["Teacher: resuming at epoch 2 of 2", "Student2.0 (seed 0)", "Epoch 2/2"],
+                             signal.SIGKILL, tmp_path)
+    assert code == -signal.SIGKILL, err[-3000:]
 
     code, _, err = run_until(out, ["students: 1 units done by an interrupted run, skipping them",
                                    "Student2.0 (seed 0): resuming at epoch 2 of 2", "Student2.0(-3)", "Epoch 2/2"],
                              signal.SIGINT, tmp_path)
-    assert code == 130 and "Traceback" not in err
+    assert code == 130 and "Traceback" not in err, err[-3000:]  # once -6: "free(): invalid next size"
     assert err.strip().splitlines()[-1].startswith("interrupted during epoch 2 of 2 of the Student2.0(-3)")
     # What a kill in the middle of a save leaves (the save itself is tested in test_atomic.py).
     (out / ".tmp-0badc0de-student_kd_minus3_shifted.keras").write_bytes(b"PK\x03\x04 what a kill mid-save leaves")
@@ -75,22 +81,74 @@ def test_killed_three_times_the_run_ends_with_the_uninterrupted_numbers(quick_ru
     assert not (out / "backups").exists() and not (out / "progress").exists()
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the swallowing, on purpose
-def test_a_ctrl_c_swallowed_by_a_finalizer_is_raised_again():
+@pytest.fixture
+def handlers():
+    """train.py's signal handlers in this process, and the default ones back after the test."""
     from distiller import errors
 
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    errors.raise_on_signals()
+    yield errors
+    signal.signal(signal.SIGINT, before[0])
+    signal.signal(signal.SIGTERM, before[1])
+    errors._received.clear()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the swallowing, on purpose
+def test_a_ctrl_c_swallowed_by_a_finalizer_is_raised_again(handlers):
     class Finalized:
         def __del__(self):  # Ctrl-C while a finalizer runs: Python prints "Exception ignored" and goes on
             os.kill(os.getpid(), signal.SIGINT)
 
-    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
-    try:
-        errors.raise_on_signals()
-        errors.raise_if_interrupted()  # nothing yet
-        Finalized()
-        with pytest.raises(KeyboardInterrupt):
-            errors.raise_if_interrupted()  # at the next safe point (a step, a unit, a stage)
-    finally:
-        signal.signal(signal.SIGINT, handlers[0])
-        signal.signal(signal.SIGTERM, handlers[1])
-        errors._received.clear()
+    handlers.raise_if_interrupted()  # nothing yet
+    Finalized()
+    with pytest.raises(KeyboardInterrupt):
+        handlers.raise_if_interrupted()  # at the next safe point (a step, a unit, a stage)
+
+
+def test_in_a_deferred_block_the_first_ctrl_c_waits_for_a_safe_point_and_a_second_one_does_not(handlers):
+    with pytest.raises(KeyboardInterrupt):
+        with handlers.deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            reached = True  # the handler ran, and raised nothing
+        pytest.fail("the end of the block is a safe point")
+    assert reached
+
+    handlers._received.clear()
+    with pytest.raises(KeyboardInterrupt), handlers.deferred():
+        os.kill(os.getpid(), signal.SIGINT)
+        reached_again = True
+        os.kill(os.getpid(), signal.SIGINT)  # the user insists: raised at once
+        pytest.fail("a second Ctrl-C must not wait")
+    assert reached_again
+
+
+class CtrlCAtStep2(keras.callbacks.Callback):
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def fit_of_train_py(config, data):
+    model = models.student()
+    training.train_on_labels(model, data.train, data.val, config, verbose=0, callbacks=[CtrlCAtStep2()])
+    return model
+
+
+def fit_of_a_trial(config, data):
+    hypermodel = tuning.DistillationHyperModel(config, len(data.train[0]))
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel.build(hp)
+    x = {"pixels": data.train[0], "teacher_logits": np.zeros((len(data.train[0]), 10), np.float32)}
+    hypermodel.fit(hp, model, x, data.train[1], batch_size=config.batch_size, epochs=1, verbose=0,
+                   callbacks=[CtrlCAtStep2(), ProgressBar()])
+    return model
+
+
+@pytest.mark.parametrize("fit", [fit_of_train_py, fit_of_a_trial])
+def test_a_ctrl_c_during_a_fit_stops_it_after_the_step_not_inside_tensorflow(handlers, fit):
+    config = dataclasses.replace(Config(), epochs=1, steps_per_execution=1, jit_compile=False)
+    with pytest.raises(KeyboardInterrupt) as raised:
+        fit(config, tiny_splits())
+    where = [(entry.frame.code.name, entry.path.name) for entry in raised.traceback]
+    assert where[-2:] == [("on_train_batch_end", "progress.py"), ("raise_if_interrupted", "errors.py")]
