@@ -13,7 +13,8 @@ from distiller.errors import raise_if_interrupted
 
 class ProgressBar(keras.callbacks.ProgbarLogger):
     """Pass it in `callbacks=` in place of the default bar (Keras adds none when one is there). Every fit has
-    one, so it is also where a Ctrl-C that Python swallowed is raised again (errors.raise_if_interrupted)."""
+    one, so its step and epoch ends are the fit's safe points: where a Ctrl-C held back by errors.deferred, or
+    one that Python swallowed, is raised (errors.raise_if_interrupted)."""
 
     def clipped(self, batch):
         return batch if self.target is None else min(batch, self.target - 1)
