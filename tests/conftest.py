@@ -8,6 +8,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest
 import tensorflow as tf
+from filelock import FileLock
 
 # Two logical CPUs, so that a MirroredStrategy test can run without a second device.
 # Must happen before TensorFlow initialises its devices, hence here.
@@ -47,18 +48,39 @@ REAL_RESULTS = {"results.json": b'{"teacher": {"result": {"errors": 143}}}\n', "
                 "student_kd.keras": b"PK another one", "results.md": b"# Results\n"}
 
 
+def built_once(tmp_path_factory, worker_id, name, build):
+    """build(folder) -> str, run once per test session even when pytest-xdist's workers share the tests (its
+    documented pattern: the first worker builds under a file lock, the others wait and reuse). Returns
+    (folder, what build returned)."""
+    if worker_id == "master":  # no xdist: an ordinary session fixture
+        folder = tmp_path_factory.mktemp(name)
+        return folder, build(folder)
+    shared = tmp_path_factory.getbasetemp().parent  # the same for every worker of this session
+    folder, done = shared / name, shared / f"{name}.out"
+    with FileLock(shared / f"{name}.lock"):
+        if not done.is_file():
+            shutil.rmtree(folder, ignore_errors=True)  # a worker failed half-way: start again
+            folder.mkdir()
+            done.write_text(build(folder))
+    return folder, done.read_text()
+
+
 @pytest.fixture(scope="session")
-def quick_run(tmp_path_factory):
+def quick_run(tmp_path_factory, worker_id):
     """`python train.py --quick`, uninterrupted, where a user already has real results in saved_models/.
     Returns (its output folder, its stdout)."""
-    home = tmp_path_factory.mktemp("home")
-    real = home / "saved_models"
-    real.mkdir()
-    for name, content in REAL_RESULTS.items():
-        (real / name).write_bytes(content)
-    done = train("--quick", cwd=home)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return real / "quick", done.stdout
+
+    def build(home):
+        real = home / "saved_models"
+        real.mkdir()
+        for name, content in REAL_RESULTS.items():
+            (real / name).write_bytes(content)
+        done = train("--quick", cwd=home)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout
+
+    home, stdout = built_once(tmp_path_factory, worker_id, "home", build)
+    return home / "saved_models" / "quick", stdout
 
 
 # The opt-in stages on a --quick scale, added to quick_run's folder.
@@ -67,12 +89,17 @@ OPT_IN = ["--fractions", "0.1,1", "--widths", "8", "--temperatures", "2", "-T", 
 
 
 @pytest.fixture(scope="session")
-def quick_opt_in_run(quick_run, tmp_path_factory):
+def quick_opt_in_run(quick_run, tmp_path_factory, worker_id):
     """A copy of quick_run's folder after `train.py --quick --out-dir OUT` with every opt-in stage (quick_run's
     own folder keeps only the default stages). No other test may write to it: test_report_unchanged compares
     its report with a copy in tests/data."""
-    out = tmp_path_factory.mktemp("opt_in") / "saved_models" / "quick"
-    shutil.copytree(quick_run[0], out)
-    done = train("--quick", "--out-dir", str(out), *OPT_IN, cwd=out.parent.parent)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return out
+
+    def build(home):
+        out = home / "saved_models" / "quick"
+        shutil.copytree(quick_run[0], out)
+        done = train("--quick", "--out-dir", str(out), *OPT_IN, cwd=home)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout
+
+    home, _ = built_once(tmp_path_factory, worker_id, "opt_in", build)
+    return home / "saved_models" / "quick"
