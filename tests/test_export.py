@@ -4,19 +4,25 @@ checked against the Keras model, and the class-3 bias shift made on a SavedModel
 import json
 import shutil
 
+import keras
 import numpy as np
 import pytest
 
 from distiller import deploy, models
-from distiller.stages.export import FORMATS, MODELS
+from distiller.paper_teacher import member_name
+from distiller.stages.export import ENSEMBLE, FORMATS, MODELS
 from tests.conftest import train
 
 
 @pytest.fixture(scope="module")
 def exported(quick_run, tmp_path_factory):
-    """(the output folder, results.json, stdout) after `train.py --quick --out-dir OUT export` on a copy."""
+    """(the output folder, results.json, stdout) after `train.py --quick --out-dir OUT export` on a copy, to
+    which a paper teacher of two (untrained) nets was added, as `--paper-teachers 2 paper` saves them."""
     out = tmp_path_factory.mktemp("export") / "quick"
     shutil.copytree(quick_run[0], out)
+    for i in range(2):
+        keras.utils.set_random_seed(i)
+        models.paper_teacher(name=member_name(i)).save(out / f"{member_name(i)}.keras")
     before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.keras")}
     done = train("--quick", "--out-dir", str(out), "export", cwd=out.parent)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -31,9 +37,11 @@ def inputs():
 def test_every_model_is_exported_in_every_format(exported):
     out, results, stdout = exported
     section = results["export"]["result"]
-    assert list(section["models"]) == list(MODELS)
+    assert list(section["models"]) == [*MODELS, "paper_teacher", ENSEMBLE]
     assert "Epoch 1/" not in stdout  # nothing was trained
     for name, row in section["models"].items():
+        if name not in MODELS:
+            continue  # no record of their errors: test_the_paper_teachers_ensemble_is_exported_as_one_model
         keras_errors = json.loads((out / f"{name}.json").read_text())["record"]["errors"]
         assert row["formats"]["SavedModel"]["errors"] == keras_errors
         assert row["formats"]["LiteRT float32"]["errors"] == keras_errors
@@ -54,6 +62,17 @@ def test_exports_compute_what_the_keras_model_computes(exported):
         assert np.mean(int8.argmax(1) == expected.argmax(1)) > 0.95  # 8-bit weights: close, not equal
         assert (out / "export" / f"{name}_int8.tflite").stat().st_size < 0.3 * (
             out / "export" / f"{name}.tflite").stat().st_size
+
+
+def test_the_paper_teachers_ensemble_is_exported_as_one_model(exported):
+    out, results, _ = exported
+    x, rows = inputs(), results["export"]["result"]["models"]
+    nets = [models.load(out / f"{member_name(i)}.keras")(x).numpy() for i in range(2)]
+    np.testing.assert_allclose(deploy.SavedModel(out / "export" / ENSEMBLE)(x), np.mean(nets, 0), atol=1e-5)
+    np.testing.assert_allclose(deploy.SavedModel(out / "export" / "paper_teacher")(x), nets[0], atol=1e-5)
+    assert rows[ENSEMBLE]["title"] == "Teacher of the paper stage: the mean of 2 nets"
+    assert rows[ENSEMBLE]["parameters"] == 2 * rows["paper_teacher"]["parameters"]
+    assert "the mean of 2 nets | LiteRT int8 |" in (out / "results.md").read_text()
 
 
 def test_the_bias_shift_on_a_saved_model_equals_the_keras_shift(exported):

@@ -1,6 +1,8 @@
 """Ship the models: each saved .keras model as a TensorFlow SavedModel and as LiteRT float32 and int8
 files in OUT/export/, each checked on the test set when written, with what it costs to serve. Trains
 nothing. The class-3 bias shift is then made again on the exported SavedModel of Student2.0(-3).
+When the paper stage's teacher is an ensemble (--paper-teachers N, N nets saved), the ensemble is
+exported too, as one model: the teacher those stages distilled from, not only its first net.
 
 The mechanics (export, conversion, timing) are in distiller/deploy.py."""
 
@@ -11,6 +13,7 @@ import numpy as np
 from distiller import atomic, deploy, models
 from distiller.errors import DistillerError
 from distiller.evaluate import summary
+from distiller.paper_teacher import member_name
 from distiller.report import provenance
 from distiller.training import logits
 
@@ -21,6 +24,7 @@ FOLDER = "export"
 MODELS = {"teacher": "Teacher", "student": "Student", "student_kd": "Student2.0",
           "student_kd_minus3_shifted": "Student2.0(-3) + b"}
 OPTIONAL = {"paper_teacher": "Teacher of the paper stage"}
+ENSEMBLE = "paper_teacher_ensemble"  # the mean of the paper teacher's saved nets, when there are two or more
 FORMATS = ("SavedModel", "LiteRT float32", "LiteRT int8")
 TOLERANCE = 1e-5  # largest |SavedModel logit - Keras logit| accepted on the test set
 LATENCY_CALLS = 1000
@@ -28,21 +32,42 @@ LATENCY_CALLS = 1000
 
 def run(ctx, progress):
     folder = ctx.out / FOLDER
-    names = [*MODELS, *(name for name in OPTIONAL if (ctx.out / f"{name}.keras").exists())]
-    progress.expect(len(names))
+    sources = exported_models(ctx.out)
+    progress.expect(len(sources))
     rows = {}
-    for name in names:
-        path = ctx.out / f"{name}.keras"
-        key = f"{name}-{file_digest(path) if path.exists() else 'missing'}"
-        title = {**MODELS, **OPTIONAL}[name]
-        rows[name] = progress.run(key, lambda backup, name=name: export_model(ctx, name, folder), title)
+    for name, (title, paths) in sources.items():
+        key = f"{name}-{'-'.join(file_digest(p) if p.exists() else 'missing' for p in paths)}"
+        rows[name] = progress.run(key, lambda backup, name=name, title=title, paths=paths:
+                                  {"title": title, **export_model(ctx, name, paths, folder)}, title)
     return {"models": rows, "class3": shift_bias_of_exported(ctx, folder), "threads": deploy.THREADS,
             "latency_calls": LATENCY_CALLS}
 
 
-def export_model(ctx, name, folder):
+def exported_models(out):
+    """{name: (title, its .keras files)}: make run's models (all needed), then the paper stage's teacher when
+    saved, and, when it has two or more nets, their ensemble (one model, the mean of their logits)."""
+    sources = {name: (title, [out / f"{name}.keras"]) for name, title in MODELS.items()}
+    sources.update({name: (title, [out / f"{name}.keras"]) for name, title in OPTIONAL.items()
+                    if (out / f"{name}.keras").exists()})
+    members = []
+    while (out / f"{member_name(len(members))}.keras").exists():
+        members.append(out / f"{member_name(len(members))}.keras")
+    if len(members) > 1:
+        sources["paper_teacher"] = (f"{OPTIONAL['paper_teacher']}, net 1", members[:1])
+        sources[ENSEMBLE] = (f"{OPTIONAL['paper_teacher']}: the mean of {len(members)} nets", members)
+    return sources
+
+
+def load(paths, name):
+    if len(paths) == 1:
+        return models.load(paths[0], name, remedy="run the stage that trains it again")
+    nets = [models.load(path, path.stem, remedy="run the paper stage again") for path in paths]
+    return models.ensemble(nets, name)
+
+
+def export_model(ctx, name, paths, folder):
     """The three files of one model, each checked; their sizes, speeds and test errors."""
-    model = models.load(ctx.out / f"{name}.keras", name, remedy="run the stage that trains it again")
+    model = load(paths, name)
     x = ctx.data.test[0]
     ctx.log(f"Exporting {name}: SavedModel, LiteRT float32 and int8")
     deploy.export_saved_model(model, folder / name)
@@ -106,7 +131,8 @@ def render(section, name=NAME):
     titles = {**MODELS, **OPTIONAL}
     for model, row in r["models"].items():
         for fmt, m in row["formats"].items():
-            lines.append(f"| {titles[model]} | {fmt} | {row['parameters']:,} | {m['bytes'] / 1e6:.2f} MB | "
+            title = row.get("title") or titles[model]  # results written before titles were stored
+            lines.append(f"| {title} | {fmt} | {row['parameters']:,} | {m['bytes'] / 1e6:.2f} MB | "
                          f"{m['latency_ms']['median']:.3f} / {m['latency_ms']['p95']:.3f} | "
                          f"{m['images_per_second']:,} | {m['errors']} |")
     return lines + ["", *comparison(r), "", *class3_lines(r["class3"]), "", provenance(section), ""]
