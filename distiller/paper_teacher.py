@@ -30,6 +30,14 @@ def member_name(i):
     return "paper_teacher" if i == 0 else f"paper_teacher_{i + 1}"
 
 
+def saved_members(out):
+    """The .keras files of the paper teacher's nets saved in `out`, in order (member 1, 2, ... while they exist)."""
+    paths = []
+    while (out / f"{member_name(len(paths))}.keras").exists():
+        paths.append(out / f"{member_name(len(paths))}.keras")
+    return paths
+
+
 def get_member(config, data, out, i, log):
     name = member_name(i)
     path, backup = out / f"{name}.keras", out / resume.BACKUPS / name

@@ -13,7 +13,7 @@ import numpy as np
 from distiller import atomic, deploy, models
 from distiller.errors import DistillerError
 from distiller.evaluate import summary
-from distiller.paper_teacher import member_name
+from distiller.paper_teacher import saved_members
 from distiller.report import provenance
 from distiller.training import logits
 
@@ -49,9 +49,7 @@ def exported_models(out):
     sources = {name: (title, [out / f"{name}.keras"]) for name, title in MODELS.items()}
     sources.update({name: (title, [out / f"{name}.keras"]) for name, title in OPTIONAL.items()
                     if (out / f"{name}.keras").exists()})
-    members = []
-    while (out / f"{member_name(len(members))}.keras").exists():
-        members.append(out / f"{member_name(len(members))}.keras")
+    members = saved_members(out)
     if len(members) > 1:
         sources["paper_teacher"] = (f"{OPTIONAL['paper_teacher']}, net 1", members[:1])
         sources[ENSEMBLE] = (f"{OPTIONAL['paper_teacher']}: the mean of {len(members)} nets", members)
