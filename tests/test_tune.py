@@ -65,8 +65,11 @@ def test_interrupted_search_resumes_without_redoing_a_trial(teacher_dir, tmp_pat
     command = [sys.executable, str(ROOT / "tune.py"), "--out-dir", str(teacher_dir), "--project-dir",
                str(tmp_path), "--trials", "3", *SMALL]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Killed once a trial is recorded: keras-tuner writes the trial's trial.json, then tuner0.json (the state a
+    # new run reloads); killed between the two, a new run starts over (under load, once in CI).
     deadline = time.time() + 300
-    while not completed_trials(tmp_path / "search") and time.time() < deadline:
+    while not (completed_trials(tmp_path / "search") and (tmp_path / "search" / "tuner0.json").exists()) \
+            and time.time() < deadline:
         time.sleep(0.1)
     process.kill()  # as abrupt as a closed laptop
     process.wait()
