@@ -44,7 +44,7 @@ def get_member(config, data, out, i, log):
     label = "Paper teacher" + (f" {i + 1} of {config.paper_teachers}" if config.paper_teachers > 1 else "")
     if path.exists() and not config.retrain:
         shutil.rmtree(backup, ignore_errors=True)  # left by a kill between the save and its removal
-        log(f"{label}: reusing {path}")
+        log(f"{label}: reusing {path}{epochs_mismatch(out / f'{name}.json', config.paper_teacher_epochs)}")
         return models.load(path, label.lower(), remedy="pass --retrain to train a new one")
     log(f"{label}: 1200-1200 with jitter, dropout and max-norm, {config.paper_teacher_epochs} epochs")
     keras.utils.set_random_seed(config.seed + i)  # the same split for every member, other weights and streams
@@ -58,3 +58,13 @@ def get_member(config, data, out, i, log):
     atomic.write_json(out / f"{name}.json", record)
     shutil.rmtree(backup, ignore_errors=True)
     return teacher
+
+
+def epochs_mismatch(record_path, asked):
+    """Why a reused net may not be the one asked for: a saved net is reused whatever --paper-teacher-epochs says,
+    so a user asking for a longer-trained teacher is told, not silently given the old one."""
+    trained = atomic.read_json(record_path, {}).get("config", {}).get("epochs")
+    if trained in (None, asked):
+        return ""
+    return (f", trained for {trained} epochs, not the {asked} of --paper-teacher-epochs (to train one for {asked}:"
+            " another --out-dir, or --retrain, which trains every model anew)")

@@ -41,3 +41,15 @@ def test_more_members_train_only_the_new_ones_from_their_own_seed(tmp_path, monk
     again = get_paper_teacher(dataclasses.replace(config, paper_teachers=2), data, tmp_path, lines.append)
     assert not any("1200-1200" in line for line in lines)  # both reused
     np.testing.assert_array_equal(logits(again, x), logits(pair, x))
+
+
+def test_a_reused_net_trained_for_other_epochs_is_reported(tmp_path, monkeypatch):
+    monkeypatch.setattr(models, "paper_teacher", lambda name="paper_teacher": models.mlp((16,), name))  # small
+    data, lines = blocks((200, 100)), []
+    config = dataclasses.replace(CONFIG, out_dir=str(tmp_path))
+    get_paper_teacher(config, data, tmp_path, lines.append)
+    get_paper_teacher(config, data, tmp_path, lines.append)
+    get_paper_teacher(dataclasses.replace(config, paper_teacher_epochs=600), data, tmp_path, lines.append)
+    reused = [line for line in lines if "reusing" in line]
+    assert "epochs" not in reused[0]  # trained as asked: nothing to say
+    assert "trained for 1 epochs, not the 600 of --paper-teacher-epochs" in reused[1]
