@@ -1,6 +1,6 @@
 import numpy as np
 
-from distiller.evaluate import count_errors, errors_on_class, summary
+from distiller.evaluate import count_errors, errors_on_class, nll, summary
 
 
 def test_error_counts_of_known_predictions():
@@ -11,3 +11,14 @@ def test_error_counts_of_known_predictions():
     assert errors_on_class(predicted, labels, 1) == 1
     logits = np.eye(10)[predicted]
     assert summary(logits, labels) == {"accuracy": 0.5, "errors": 3, "errors_on_3": 2}
+
+
+def test_nll_of_known_probabilities():
+    # softmax([0, ln 3]) = (1/4, 3/4); softmax([0, 0]) = (1/2, 1/2)
+    logits = np.array([[0.0, np.log(3.0)], [0.0, 0.0], [0.0, np.log(3.0)]])
+    labels = np.array([1, 0, 0])
+    expected = (np.log(4 / 3) + np.log(2) + np.log(4)) / 3
+    assert np.isclose(nll(logits, labels), expected, rtol=1e-12)
+    # Large logits (a confident net's) neither overflow nor lose the answer: only differences count.
+    assert np.isclose(nll(logits + 1000.0, labels), expected, rtol=1e-12)
+    assert nll(np.array([[50.0, 0.0]]), np.array([0])) < 1e-20
