@@ -83,6 +83,9 @@ def parse_args(argv):
                    "(default 60,150,300)")
     p.add_argument("--consistent-widths", type=numbers(int), default=d.consistent_widths,
                    help="consistent stage: units per layer of the students (default 800,600)")
+    p.add_argument("--consistent-teacher-views", type=int, choices=(1, 9, 25), default=d.consistent_teacher_views,
+                   help="consistent stage: teach each view by the paper teacher's mean logits over this many views "
+                   "around it: 1 (the view alone, default), 9 (shifts of up to 1 more pixel) or 25")
     p.add_argument("--val-size", type=checked(int, 0), default=d.val_size, help=f"held-out training images (default {d.val_size})")
     p.add_argument("--bias-tolerance", type=checked(int, 0, strict=False), default=d.bias_tolerance,
                    help="class 3: take the largest bias adding at most this many validation errors on other "

@@ -14,9 +14,16 @@ import tensorflow as tf
 SIDE = 28  # images are flattened SIDE x SIDE
 MAX_SHIFT = 2
 BACKGROUND = -1.0  # the value of an empty pixel after preprocessing: what enters from the border
+
+
+def grid(max_shift):
+    """Every (dx, dy) with |dx|, |dy| <= max_shift, rows of dy (top to bottom), each row left to right."""
+    steps = range(-max_shift, max_shift + 1)
+    return np.array([(dx, dy) for dy in steps for dx in steps], dtype=np.int32)
+
+
 # View v moves an image right by VIEWS[v][0] and down by VIEWS[v][1] pixels; CENTER is the image itself.
-VIEWS = np.array([(dx, dy) for dy in range(-MAX_SHIFT, MAX_SHIFT + 1) for dx in range(-MAX_SHIFT, MAX_SHIFT + 1)],
-                 dtype=np.int32)
+VIEWS = grid(MAX_SHIFT)
 CENTER = len(VIEWS) // 2
 
 
@@ -41,13 +48,14 @@ def view(images, v):
     return shift(images, tf.gather(VIEWS[:, 0], v), tf.gather(VIEWS[:, 1], v))
 
 
-def every_view(images):
+def every_view(images, max_shift=MAX_SHIFT):
     """The 25 views of NumPy images (N, 784), one array at a time in the order of VIEWS: the same pixels as
-    view(images, v), by slicing one padded copy (a fifth of the gather's time: the view cache's)."""
-    padded = np.pad(np.reshape(images, (-1, SIDE, SIDE)), [(0, 0), (MAX_SHIFT, MAX_SHIFT), (MAX_SHIFT, MAX_SHIFT)],
+    view(images, v), by slicing one padded copy (a fifth of the gather's time: the view cache's). With another
+    max_shift, the views of grid(max_shift) in its order."""
+    padded = np.pad(np.reshape(images, (-1, SIDE, SIDE)), [(0, 0), (max_shift, max_shift), (max_shift, max_shift)],
                     constant_values=BACKGROUND)
-    for dx, dy in VIEWS:
-        top, left = MAX_SHIFT - dy, MAX_SHIFT - dx  # out[i, j] = padded[i + top, j + left], as in shift()
+    for dx, dy in grid(max_shift):
+        top, left = max_shift - dy, max_shift - dx  # out[i, j] = padded[i + top, j + left], as in shift()
         yield padded[:, top : top + SIDE, left : left + SIDE].reshape(-1, SIDE * SIDE)
 
 

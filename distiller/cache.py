@@ -7,6 +7,7 @@ teacher or other data never reuses stale logits.
 """
 
 import hashlib
+import math
 from pathlib import Path
 
 import numpy as np
@@ -30,18 +31,40 @@ def teacher_logits(teacher, x, cache_dir):
     return cached(path, (len(x), teacher.output_shape[-1]), lambda: logits(teacher, x))
 
 
-def view_logits(teacher, x, cache_dir):
+def view_logits(teacher, x, cache_dir, radius=0):
     """(N, 25, classes): `teacher`'s logits for each of the 25 shifted views of each image of x (augment.VIEWS),
-    computed once per (teacher, x): consistent teaching at the cost of a lookup."""
-    path = Path(cache_dir) / f"{fingerprint(teacher, x)}-views.npy"
+    computed once per (teacher, x): consistent teaching at the cost of a lookup.
+
+    With radius r > 0, the teacher averaged over views: the logits of a view are the mean of the teacher's over
+    the (2r + 1)^2 views within r pixels of it, from its logits for shifts of up to 2 + r pixels. (r = 1, 9
+    views, gave every paper-teacher net here a lower validation NLL: benchmarks/paper_teachers.py.)"""
+    path = Path(cache_dir) / f"{fingerprint(teacher, x)}-views{f'-r{radius}' if radius else ''}.npy"
     shape = (len(x), len(augment.VIEWS), teacher.output_shape[-1])
-    return cached(path, shape, lambda: every_view_logits(teacher, x))
+    return cached(path, shape,
+                  lambda: neighbour_mean(every_view_logits(teacher, x, augment.MAX_SHIFT + radius), radius))
 
 
-def every_view_logits(model, x):
-    """(N, 25, classes): the model's logits for each view of each image of x, in the order of augment.VIEWS."""
+def every_view_logits(model, x, max_shift=augment.MAX_SHIFT):
+    """(N, 25, classes): the model's logits for each view of each image of x, in the order of augment.VIEWS
+    (or of augment.grid(max_shift))."""
     forward = tf.function(model)  # traced once for all 25 views: a fifth faster here than eager calls
-    return np.stack([logits(forward, view) for view in augment.every_view(x)], axis=1)
+    return np.stack([logits(forward, view) for view in augment.every_view(x, max_shift)], axis=1)
+
+
+def neighbour_mean(view_logits, radius):
+    """Logits for the views of augment.grid(m), (N, (2m + 1)^2, classes) -> those for the views of grid(m - radius),
+    each the mean over the (2 radius + 1)^2 views within `radius` pixels of it."""
+    n, count, classes = view_logits.shape
+    side = math.isqrt(count)
+    inner, width = side - 2 * radius, 2 * radius + 1
+    views = view_logits.reshape(n, side, side, classes)  # [image, dy, dx]: grid's order
+    total = sum(views[:, a : a + inner, b : b + inner] for a in range(width) for b in range(width))
+    return (total / width**2).reshape(n, inner * inner, classes)
+
+
+def mean_view_logits(teacher, x, radius):
+    """(N, classes): the teacher averaged over the (2 radius + 1)^2 views of each image within `radius` pixels."""
+    return every_view_logits(teacher, x, radius).mean(axis=1)
 
 
 def cached(path, shape, compute):

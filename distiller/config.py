@@ -37,6 +37,8 @@ class Config:
     # row), and the students' widths
     consistent_epochs: tuple = (60, 150, 300)
     consistent_widths: tuple = (800, 600)
+    # consistent stage: the teacher's logits for a view are its mean over this many views around it (1, 9 or 25)
+    consistent_teacher_views: int = 1
     bias_step: float = 0.25  # class-3 experiment: the grid of bias shifts b = 0, step, ..., bias_max
     bias_max: float = 10.0
     bias_tolerance: int | None = None  # None: b minimising validation errors; k: largest b adding <= k errors on other classes

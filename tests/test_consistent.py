@@ -5,6 +5,7 @@ import dataclasses
 
 import keras
 import numpy as np
+import pytest
 
 from distiller import augment, cache, models
 from distiller.config import Config
@@ -27,6 +28,39 @@ def test_the_view_cache_is_exact_and_computed_once(tmp_path, monkeypatch):
     np.testing.assert_allclose(views[:, augment.CENTER], logits(teacher, x), atol=1e-5)
     monkeypatch.setattr(cache, "logits", lambda *a: (_ for _ in ()).throw(AssertionError("computed again")))
     np.testing.assert_array_equal(cache.view_logits(teacher, x, tmp_path), views)
+
+
+def moved(x, dx, dy):
+    """NumPy reference: flattened images moved right by dx and down by dy (any |d| < 28), -1 entering."""
+    out = np.full((len(x), 28, 28), -1.0, np.float32)
+    out[:, max(dy, 0) : 28 + min(dy, 0), max(dx, 0) : 28 + min(dx, 0)] = x.reshape(-1, 28, 28)[
+        :, max(-dy, 0) : 28 - max(dy, 0), max(-dx, 0) : 28 - max(dx, 0)]
+    return out.reshape(len(x), 784)
+
+
+def test_the_teacher_averaged_over_9_views_is_exact(tmp_path):
+    keras.utils.set_random_seed(0)
+    teacher = models.mlp((32,), "teacher")
+    x = np.random.default_rng(0).uniform(-1, 1, (20, 784)).astype(np.float32)
+    averaged = cache.view_logits(teacher, x, tmp_path, radius=1)
+    assert averaged.shape == (20, 25, 10)
+    for v, (dx, dy) in enumerate(augment.VIEWS):  # view v's 9 neighbours: shifts of up to 3 pixels
+        expected = np.mean([logits(teacher, moved(x, dx + a, dy + b)) for a in (-1, 0, 1) for b in (-1, 0, 1)], axis=0)
+        np.testing.assert_allclose(averaged[:, v], expected, atol=1e-5)
+    np.testing.assert_allclose(cache.mean_view_logits(teacher, x, 1), averaged[:, augment.CENTER], atol=1e-6)
+    # Cached apart from the teacher's own views, which stay exact.
+    np.testing.assert_allclose(cache.view_logits(teacher, x, tmp_path)[:, augment.CENTER], logits(teacher, x), atol=1e-5)
+    assert len(list(tmp_path.glob("*.npy"))) == 2
+
+
+def test_views_name_an_odd_square():
+    from distiller.errors import DistillerError
+    from distiller.stages import consistent
+
+    assert [consistent.radius(v) for v in (1, 9, 25)] == [0, 1, 2]
+    for views in (0, 4, 8, 10):
+        with pytest.raises(DistillerError, match="odd square"):
+            consistent.radius(views)
 
 
 def blocks(sizes=(600, 300)):
@@ -104,6 +138,9 @@ def test_the_consistent_stage_chooses_epochs_on_validation_and_pairs_its_rows(tm
     text = "\n".join(consistent.render(section))
     assert "| 8-8 | distilled, consistent views |" in text
     assert f"1 seed(s), {result['epochs']} epochs," in text  # the epochs the rows ran, not config.epochs (6)
+    assert result["teacher"]["views"] == 1 and "views" not in text.splitlines()[0].split(";")[0]
+    result["teacher"]["views"] = 9
+    assert "(paper teacher over 9 views:" in consistent.render(section)[0]
     consistent.plot(result, tmp_path)
     assert (tmp_path / "consistent.png").stat().st_size > 0
 
@@ -136,14 +173,16 @@ def test_another_teacher_reruns_every_row_even_those_trained_without_it(tmp_path
                                  consistent_widths=(8,))
     data = blocks((200, 100))
 
-    def run_with_teacher(seed):
+    def run_with_teacher(seed, views=1):
         keras.utils.set_random_seed(seed)
         models.mlp((16,), "paper_teacher").save(tmp_path / "paper_teacher.keras")
         trained.clear()
-        consistent.run(Context(config, data, tmp_path, log=lambda *_: None),
-                       resume.Units(tmp_path, "consistent", keep=True))
+        consistent.run(Context(dataclasses.replace(config, consistent_teacher_views=views), data, tmp_path,
+                               log=lambda *_: None), resume.Units(tmp_path, "consistent", keep=True))
         return sorted(trained)
 
     assert run_with_teacher(0) == sorted(consistent.KINDS)
     assert run_with_teacher(0) == []  # the same teacher: every unit reused
     assert run_with_teacher(1) == sorted(consistent.KINDS)  # plain and plain_jitter too
+    assert run_with_teacher(1, views=9) == sorted(consistent.KINDS)  # the same net averaged over views: another teacher
+    assert run_with_teacher(1, views=9) == []

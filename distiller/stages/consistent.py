@@ -16,12 +16,14 @@ test set: top-1 agreement with the teacher and the mean KL(teacher || student) a
 """
 
 import dataclasses
+import math
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from distiller import augment, cache, models
+from distiller.errors import DistillerError
 from distiller.evaluate import count_errors, mean_std, predictions
 from distiller.report import figure, provenance, save
 from distiller.stages.shared import seeds_of
@@ -39,12 +41,7 @@ PAPER = {"teacher": 67, "plain": 146, "fixed": 74}
 
 def run(ctx, progress):
     config, data = dataclasses.replace(ctx.config, **SETTING), ctx.data
-    teacher, fixed = ctx.paper_teacher, ctx.paper_teacher_logits
-    ctx.log("Paper teacher: logits for the 25 shifted views of every training image (cached)")
-    views = cache.view_logits(teacher, data.train[0], ctx.out / "teacher_logits")
-    # Validation is on the unshifted images: fixed[1] for every distilled row.
-    soft = {"fixed": fixed, "views": (views, fixed[1]), "test": logits(teacher, data.test[0]),
-            "teacher_id": cache.fingerprint(teacher, data.test[0])[:8]}
+    soft = teacher_logits(ctx, radius(config.consistent_teacher_views))
     runs = Runs(config, data, soft, progress)
     first_width, first_seed = config.consistent_widths[0], config.seed
     # The curve's two runs at the chosen epochs are also rows of the first width and seed: counted once.
@@ -59,9 +56,37 @@ def run(ctx, progress):
     rows = {str(width): {kind: [done[width, seed, kind] for seed in seeds_of(config)] for kind in KINDS}
             for width in config.consistent_widths}
     teacher_errors = {"errors": count_errors(predictions(soft["test"]), data.test[1]),
-                      "val_errors": count_errors(predictions(fixed[1]), data.val[1]), "members": config.paper_teachers}
+                      "val_errors": count_errors(predictions(soft["fixed"][1]), data.val[1]),
+                      "members": config.paper_teachers, "views": config.consistent_teacher_views}
     return {"teacher": teacher_errors, "setting": SETTING,
             "epochs": chosen, "curve": curve, "rows": rows, "paper": PAPER}
+
+
+def radius(views):
+    """1, 9, 25 views -> the shifts of at most 0, 1, 2 pixels around a view that the teacher is averaged over."""
+    r = (math.isqrt(views) - 1) // 2
+    if views < 1 or (2 * r + 1) ** 2 != views:
+        raise DistillerError(f"the teacher can be averaged over 1, 9, 25, ... views (an odd square), not {views}")
+    return r
+
+
+def teacher_logits(ctx, r):
+    """The paper teacher's targets: "views", its logits for the 25 views of every training image; "fixed",
+    (those on the unshifted training images, on the validation images); "test", on the test images. With r > 0,
+    each is the teacher's mean over the views within r pixels (cache.view_logits)."""
+    teacher, data = ctx.paper_teacher, ctx.data
+    ctx.log("Paper teacher: logits for the 25 shifted views of every training image (cached)"
+            + (f", each the mean over the {(2 * r + 1) ** 2} views around it" if r else ""))
+    views = cache.view_logits(teacher, data.train[0], ctx.out / "teacher_logits", r)
+    if r:  # the central view's mean is the averaged teacher's logits on the image itself
+        fixed = (views[:, augment.CENTER], cache.mean_view_logits(teacher, data.val[0], r))
+        test = cache.mean_view_logits(teacher, data.test[0], r)
+    else:
+        fixed, test = ctx.paper_teacher_logits, logits(teacher, data.test[0])
+    # Validation is on the unshifted images: fixed[1] for every distilled row. The plain rows' units are
+    # keyed by the teacher they are measured against: another averaging, another teacher.
+    teacher_id = cache.fingerprint(teacher, data.test[0])[:8] + (f"-r{r}" if r else "")
+    return {"fixed": fixed, "views": (views, fixed[1]), "test": test, "teacher_id": teacher_id}
 
 
 class Runs:
@@ -112,6 +137,8 @@ def render(section, name=NAME):
     r = section["result"]
     members = r["teacher"].get("members", 1)
     teacher = "paper teacher" + (f", the mean of {members} nets" if members > 1 else "")
+    if r["teacher"].get("views", 1) > 1:
+        teacher += f" over {r['teacher']['views']} views"
     heading = (f"## Patient and consistent distillation ({teacher}: {r['teacher']['errors']} test errors; "
                f"T = {r['setting']['temperature']:g}, lambda = {r['setting']['lambda_']:g}; {r['epochs']} epochs, "
                "chosen on validation)")
