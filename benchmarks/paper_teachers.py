@@ -56,7 +56,7 @@ def main():
         for views in list(VIEWS)[1:]:
             print(f"| {name(subset)} | {views} | {paired(teacher(val, subset, views), teacher(val, subset), labels['val'])} |")
     if args.baseline_dir:
-        baseline = view_logits_of(args.baseline_dir, data)["val"]
+        baseline = view_logits_of(args.baseline_dir, data, splits=("val",))["val"]
         print(f"\nValidation NLL, image by image: {args.out_dir} against {args.baseline_dir} (mean +- standard error)")
         print("| nets | views | difference |\n|---|---|---:|")
         for subset in subsets(min(count, len(baseline))):
@@ -65,14 +65,14 @@ def main():
                       f"{paired(teacher(val, subset, views), teacher(baseline, subset, views), labels['val'])} |")
 
 
-def view_logits_of(out_dir, data):
-    """{"val": [...], "test": [...]}: each saved paper-teacher net's logits for every view of every image."""
+def view_logits_of(out_dir, data, splits=("val", "test")):
+    """{"val": [...], "test": [...]} (the `splits` asked for): each saved paper-teacher net's logits for every view
+    of every image."""
     paths = saved_members(Path(out_dir))
     if not paths:
         raise SystemExit(f"no {member_name(0)}.keras in {out_dir}: train one with `python train.py paper`")
     nets = [models.load(path, path.stem) for path in paths]
-    return {split: [every_view_logits(net, x) for net in nets] for split, (x, _) in (("val", data.val),
-                                                                                     ("test", data.test))}
+    return {split: [every_view_logits(net, getattr(data, split)[0]) for net in nets] for split in splits}
 
 
 def teacher(view_logits, subset, views="the image"):

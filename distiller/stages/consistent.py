@@ -81,7 +81,7 @@ def teacher_logits(ctx, r):
     if r:  # the central view's mean is the averaged teacher's logits on the image itself
         fixed = (views[:, augment.CENTER], cache.mean_view_logits(teacher, data.val[0], r))
         test = cache.mean_view_logits(teacher, data.test[0], r)
-    else:
+    else:  # the logits the paper stage cached: the same bits, so the units kept by earlier runs stay valid
         fixed, test = ctx.paper_teacher_logits, logits(teacher, data.test[0])
     # Validation is on the unshifted images: fixed[1] for every distilled row. The plain rows' units are
     # keyed by the teacher they are measured against: another averaging, another teacher.
