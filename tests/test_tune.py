@@ -9,7 +9,7 @@ from pathlib import Path
 import keras
 import pytest
 
-from distiller import models
+from distiller import atomic, models
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--train-size", "800", "--val-size", "400", "--epochs", "1"]
@@ -31,13 +31,8 @@ def teacher_dir(tmp_path_factory):
 def completed_trials(folder):
     """The completed trials of a search, which may still be running: keras-tuner writes trial.json in place, so a
     file read while it is being written (empty or cut short; seen in CI under load) is a trial not yet recorded."""
-    trials = []
-    for path in folder.glob("trial_*/trial.json"):
-        try:
-            trials.append(json.loads(path.read_text()))
-        except json.JSONDecodeError:
-            continue
-    return [t for t in trials if t["status"] == "COMPLETED"]
+    trials = [atomic.read_json(path, {}) for path in folder.glob("trial_*/trial.json")]
+    return [t for t in trials if t.get("status") == "COMPLETED"]
 
 
 def test_search_writes_report_and_best_json_that_train_py_accepts(teacher_dir, tmp_path):
