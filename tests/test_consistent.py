@@ -138,6 +138,8 @@ def test_the_consistent_stage_chooses_epochs_on_validation_and_pairs_its_rows(tm
     text = "\n".join(consistent.render(section))
     assert "| 8-8 | distilled, consistent views |" in text
     assert f"1 seed(s), {result['epochs']} epochs," in text  # the epochs the rows ran, not config.epochs (6)
+    assert (f"The epochs: {result['epochs']}, the fewest validation errors of the consistent row, first seed and "
+            f"width (1 epochs {candidates[1]}, 2 epochs {candidates[2]})." in text)  # what chose them, shown
     assert result["teacher"]["views"] == 1 and "views" not in text.splitlines()[0].split(";")[0]
     result["teacher"]["views"] = 9
     assert "(paper teacher over 9 views:" in consistent.render(section)[0]

@@ -49,7 +49,7 @@ def run(ctx, progress):
     curve = {kind: {str(e): runs.one(first_width, kind, first_seed, e) for e in config.consistent_epochs}
              for kind in ("fixed", "consistent")}
     chosen = min(config.consistent_epochs, key=lambda e: (curve["consistent"][str(e)]["val_errors"], e))
-    ctx.log(f"Consistent distillation: {chosen} epochs (fewest validation errors of {config.consistent_epochs})")
+    ctx.log(f"Consistent distillation: {chosen} epochs, {choice(curve)}")
     # Seed by seed, every row of a seed before the next seed: a run stopped early leaves complete, paired seeds.
     done = {(width, seed, kind): runs.one(width, kind, seed, chosen)
             for width in config.consistent_widths for seed in seeds_of(config) for kind in KINDS}
@@ -60,6 +60,13 @@ def run(ctx, progress):
                       "members": config.paper_teachers, "views": config.consistent_teacher_views}
     return {"teacher": teacher_errors, "setting": SETTING,
             "epochs": chosen, "curve": curve, "rows": rows, "paper": PAPER}
+
+
+def choice(curve):
+    """Why the epochs were chosen, in words: the validation errors of every candidate (a margin of one or two
+    errors of 5,000 is within the noise, and the reader should see it)."""
+    errors = ", ".join(f"{e} epochs {run['val_errors']}" for e, run in curve["consistent"].items())
+    return f"the fewest validation errors of the consistent row, first seed and width ({errors})"
 
 
 def radius(views):
@@ -155,7 +162,8 @@ def render(section, name=NAME):
                          f"{100 * np.mean([run['agreement'] for run in runs]):.2f}% | "
                          f"{np.mean([run['kl'] for run in runs]):.4f} |")
     paper = r["paper"]
-    return lines + ["", (f"Paper: teacher {paper['teacher']}, plain 800-800 {paper['plain']}, distilled {paper['fixed']}. "
+    return lines + ["", f"The epochs: {r['epochs']}, {choice(r['curve'])}.",
+                    "", (f"Paper: teacher {paper['teacher']}, plain 800-800 {paper['plain']}, distilled {paper['fixed']}. "
                          "The patience curve (first seed, first width): test errors and agreement against epochs."),
                     "", f"![the patience curve]({name}.png)", "", provenance(section, epochs=r["epochs"]), ""]
 
