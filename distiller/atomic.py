@@ -4,9 +4,17 @@ Each writer fills a temporary file beside the target (same folder, so the rename
 file system), flushes it to disk, then renames it over the target. A failure removes the temporary
 file and leaves the old target byte for byte; a kill leaves at most a `.tmp-*` file, which the
 next run on that folder removes (`remove_leftovers`).
+
+A folder (a SavedModel) cannot be renamed over a folder that is not empty. On Linux the two are
+exchanged in one step (renameat2 with RENAME_EXCHANGE), so the path always holds the whole old folder
+or the whole new one. Elsewhere (or on a file system without it) the old folder is renamed aside to
+`.tmp-old-*` first; a kill before the new one is renamed in leaves no folder at the path until the
+next run's `remove_leftovers` renames that whole old copy back: it never deletes the only copy.
 """
 
 import contextlib
+import ctypes
+import errno
 import gc
 import json
 import os
@@ -18,13 +26,15 @@ from pathlib import Path
 from distiller.errors import DistillerError
 
 TEMP_PREFIX = ".tmp-"
+OLD_PREFIX = f"{TEMP_PREFIX}old-"  # a whole old folder set aside; never a temporary's name (.tmp- then 8 hex digits)
+OLD_NAME = re.compile(rf"{re.escape(OLD_PREFIX)}[0-9a-f]{{8}}-(.+)")
 
 
 @contextlib.contextmanager
 def replacing(path):
     """Yields a temporary path with the same name ending as `path`; renamed over `path` on success.
-    The writer may make it a folder (a SavedModel): an old folder at `path` is then renamed aside first
-    and removed after, since a rename cannot replace a folder that is not empty.
+    The writer may make it a folder (a SavedModel): it then replaces an old folder at `path` by
+    replace_folder, since a rename cannot replace a folder that is not empty.
 
     Any failure (disk full, permission denied, an exception of the writer, Ctrl-C) removes the
     temporary file; OSErrors become one DistillerError naming the path and the reason.
@@ -37,10 +47,7 @@ def replacing(path):
         yield temp
         flush_to_disk(temp)
         if temp.is_dir() and path.is_dir():
-            old = path.parent / f"{TEMP_PREFIX}{secrets.token_hex(4)}-old-{path.name}"
-            os.replace(path, old)
-            os.replace(temp, path)
-            shutil.rmtree(old, ignore_errors=True)
+            replace_folder(temp, path)
         else:
             os.replace(temp, path)
     except OSError as e:
@@ -52,6 +59,42 @@ def replacing(path):
         # crashed the interpreter (seen on a full disk). Close it now.
         gc.collect()
         raise failure
+
+
+def replace_folder(temp, path):
+    """Put the folder `temp` at `path`, where a folder is: exchanged in one step where the system can (the old
+    one is then at `temp`, which `replacing` removes), else by two renames that remove_leftovers can undo."""
+    try:
+        exchange(temp, path)
+        return
+    except OSError:
+        pass  # not Linux, or a file system without the exchange: a real error recurs in os.replace below
+    old = path.parent / f"{OLD_PREFIX}{secrets.token_hex(4)}-{path.name}"
+    os.replace(path, old)
+    os.replace(temp, path)  # a kill before this line leaves no folder at `path`, and the whole old one at `old`
+    remove(old)
+
+
+def c_renameat2():
+    """The C library's renameat2 (glibc 2.28 and later), or None (macOS, other C libraries)."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError, TypeError):
+        return None
+
+
+RENAMEAT2 = c_renameat2()
+RENAME_EXCHANGE = 2  # from <linux/fs.h>
+AT_FDCWD = -100  # relative paths are taken from the current folder, as os.replace takes them
+
+
+def exchange(a, b):
+    """Swap the entries at paths `a` and `b` in one step: nobody ever sees either path missing."""
+    if RENAMEAT2 is None:
+        raise OSError(errno.ENOSYS, "renameat2 is not available")
+    if RENAMEAT2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), str(a), None, str(b))
 
 
 def remove(path):
@@ -130,7 +173,8 @@ def save_figure(fig, path):
 
 
 def remove_leftovers(folder, other_run_marker=None):
-    """Delete the temporary files that killed writers left below `folder`; returns how many.
+    """Delete the temporary files that killed writers left below `folder`; returns how many. A whole old folder
+    that a kill left set aside (`.tmp-old-*`, see replace_folder) is renamed back instead where its path is empty.
 
     A subfolder holding `other_run_marker` (another run's lock file, e.g. saved_models/quick/.lock) is
     not entered: what is there may be a write in progress, and that run cleans up after itself."""
@@ -138,9 +182,23 @@ def remove_leftovers(folder, other_run_marker=None):
     for root, dirs, files in os.walk(folder):
         if other_run_marker:
             dirs[:] = [d for d in dirs if not (Path(root, d) / other_run_marker).exists()]
-        for name in [*files, *(d for d in dirs if d.startswith(TEMP_PREFIX))]:  # folders: half-written SavedModels
-            if name.startswith(TEMP_PREFIX):
-                remove(Path(root, name))
+        leftovers = [Path(root, name) for name in [*files, *dirs] if name.startswith(TEMP_PREFIX)]
+        dirs[:] = [d for d in dirs if not d.startswith(TEMP_PREFIX)]  # folders: half-written SavedModels
+        for leftover in leftovers:
+            if not put_back(leftover):
+                remove(leftover)
                 count += 1
-        dirs[:] = [d for d in dirs if not d.startswith(TEMP_PREFIX)]
     return count
+
+
+def put_back(leftover):
+    """True when `leftover` is an old folder that replace_folder set aside and the kill left as the only whole copy
+    (its path is empty; the new folder beside it may be whole too, but nothing says so): it is renamed back, or if
+    that fails, left for the next run."""
+    found = OLD_NAME.fullmatch(leftover.name)
+    path = leftover.parent / found.group(1) if found else None
+    if path is None or path.exists() or path.is_symlink():
+        return False
+    with contextlib.suppress(OSError):
+        os.replace(leftover, path)
+    return True

@@ -2,33 +2,29 @@
 
 Exact here: the transfer set has no augmentation, so the teacher sees the same x every epoch,
 every seed and every tuner trial; with the paper's jitter there are only 25 views of each image, and
-view_logits keeps the teacher's logits for all of them. The key hashes the weights and the data, so a retrained
-teacher or other data never reuses stale logits.
+view_logits keeps the teacher's logits for all of them. A cache file is named by its key (keys.key: the teacher's
+weights, the data, the views and the cache's code), which is written beside it: a retrained teacher, other data
+or changed code never reuses stale logits.
 """
 
-import hashlib
 import math
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
-from distiller import atomic, augment
+from distiller import atomic, augment, keys
 from distiller.training import logits
 
 
-def fingerprint(model, x):
-    digest = hashlib.sha256()
-    for weights in model.get_weights():
-        digest.update(str(weights.shape).encode() + np.ascontiguousarray(weights).tobytes())
-    digest.update(str(x.shape).encode() + str(x.dtype).encode() + np.ascontiguousarray(x).tobytes())
-    return digest.hexdigest()[:32]
+def logits_key(model, x, views=1, radius=0):
+    """The key of `model`'s logits for x: on the images themselves (views 1) or on their 25 shifted views."""
+    return keys.key("logits", {"views": views, "radius": radius}, data=[x], made_from=[keys.weights_digest(model)])
 
 
 def teacher_logits(teacher, x, cache_dir):
     """`teacher`'s logits for x from `cache_dir`, computing and storing them on a miss."""
-    path = Path(cache_dir) / f"{fingerprint(teacher, x)}.npy"
-    return cached(path, (len(x), teacher.output_shape[-1]), lambda: logits(teacher, x))
+    return cached(cache_dir, logits_key(teacher, x), (len(x), teacher.output_shape[-1]), lambda: logits(teacher, x))
 
 
 def view_logits(teacher, x, cache_dir, radius=0):
@@ -38,9 +34,8 @@ def view_logits(teacher, x, cache_dir, radius=0):
     With radius r > 0, the teacher averaged over views: the logits of a view are the mean of the teacher's over
     the (2r + 1)^2 views within r pixels of it, from its logits for shifts of up to 2 + r pixels. (r = 1, 9
     views, gave every paper-teacher net here a lower validation NLL: benchmarks/paper_teachers.py.)"""
-    path = Path(cache_dir) / f"{fingerprint(teacher, x)}-views{f'-r{radius}' if radius else ''}.npy"
     shape = (len(x), len(augment.VIEWS), teacher.output_shape[-1])
-    return cached(path, shape,
+    return cached(cache_dir, logits_key(teacher, x, len(augment.VIEWS), radius), shape,
                   lambda: neighbour_mean(every_view_logits(teacher, x, augment.MAX_SHIFT + radius), radius))
 
 
@@ -67,8 +62,10 @@ def mean_view_logits(teacher, x, radius):
     return every_view_logits(teacher, x, radius).mean(axis=1)
 
 
-def cached(path, shape, compute):
-    """The array in `path` if it is whole and of `shape`; else compute() stored there (atomically) and returned."""
+def cached(cache_dir, artifact_key, shape, compute):
+    """The array cached under `artifact_key` if it is whole and of `shape`; else compute() stored there (atomically,
+    with its key beside it) and returned."""
+    path = Path(cache_dir) / f"{keys.digest(artifact_key)}.npy"
     if path.exists():
         try:
             values = np.load(path)
@@ -79,6 +76,7 @@ def cached(path, shape, compute):
     values = compute()
     with atomic.replacing(path) as temp:  # a reader never sees half a file
         np.save(temp, values)
+    atomic.write_json(path.with_suffix(".json"), artifact_key)
     return values
 
 

@@ -5,6 +5,7 @@ Written with log-softmax, so it stays finite for logits up to +-1e4 and T from 0
 
 import math
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -37,3 +38,10 @@ def distillation_loss(labels, student_logits, teacher_logits, temperature, lambd
     """Batch mean of the combined objective."""
     check_hyperparameters(temperature, lambda_)
     return tf.reduce_mean(per_example_losses(labels, student_logits, teacher_logits, temperature, lambda_)[0])
+
+
+def are_probabilities(outputs, atol=1e-2):
+    """Whether every row of a model's outputs is non-negative and sums to 1 (as a softmax's do, in float16 too):
+    probabilities, which the objective must not take for logits. Logits almost never pass on random inputs."""
+    outputs = np.asarray(outputs, np.float64)
+    return outputs.ndim >= 2 and bool(np.all(outputs >= 0) and np.allclose(outputs.sum(axis=-1), 1.0, atol=atol))

@@ -10,9 +10,10 @@ import shutil
 
 import keras
 
-from distiller import atomic, models, resume
+from distiller import models, resume
 from distiller.evaluate import count_errors, predictions
-from distiller.training import logits, train_on_labels
+from distiller.stages.shared import save_model, saved_model
+from distiller.training import key, logits, train_on_labels
 
 
 def get_paper_teacher(config, data, out, log=print):
@@ -38,33 +39,29 @@ def saved_members(out):
     return paths
 
 
+def member_key(config, data, i):
+    """The key of net i: the paper teacher's epochs, its own weights seed, the split and data, the code."""
+    settings = dataclasses.replace(config, epochs=config.paper_teacher_epochs)
+    return key(settings, data.train, config.seed + i, model="paper teacher 1200-1200: jitter, dropout, max-norm")
+
+
 def get_member(config, data, out, i, log):
-    name = member_name(i)
-    path, backup = out / f"{name}.keras", out / resume.BACKUPS / name
+    name, artifact_key = member_name(i), member_key(config, data, i)
+    backup = out / resume.BACKUPS / name
     label = "Paper teacher" + (f" {i + 1} of {config.paper_teachers}" if config.paper_teachers > 1 else "")
-    if path.exists() and not config.retrain:
+    teacher = None if config.retrain else saved_model(out, name, artifact_key, label, log)
+    if teacher is not None:
         shutil.rmtree(backup, ignore_errors=True)  # left by a kill between the save and its removal
-        log(f"{label}: reusing {path}{epochs_mismatch(out / f'{name}.json', config.paper_teacher_epochs)}")
-        return models.load(path, label.lower(), remedy="pass --retrain to train a new one")
+        return teacher
     log(f"{label}: 1200-1200 with jitter, dropout and max-norm, {config.paper_teacher_epochs} epochs")
     keras.utils.set_random_seed(config.seed + i)  # the same split for every member, other weights and streams
     teacher = models.paper_teacher(name=name)
     # More epochs than the plain nets: dropout and jitter slow learning.
     settings = dataclasses.replace(config, epochs=config.paper_teacher_epochs)
-    history = train_on_labels(teacher, data.train, data.val, settings, backup_dir=backup, name=label.lower())
-    record = {"config": dataclasses.asdict(settings), "weights_seed": config.seed + i, "seconds": round(history.seconds),
+    history = train_on_labels(teacher, data.train, data.val, settings, backup_dir=backup, name=label.lower(),
+                              seed=config.seed + i, artifact_key=artifact_key)
+    record = {"weights_seed": config.seed + i, "seconds": round(history.seconds),
               "val_errors": count_errors(predictions(logits(teacher, data.val[0])), data.val[1])}
-    atomic.save_model(teacher, path)
-    atomic.write_json(out / f"{name}.json", record)
+    save_model(teacher, out, name, settings, record, artifact_key)
     shutil.rmtree(backup, ignore_errors=True)
     return teacher
-
-
-def epochs_mismatch(record_path, asked):
-    """Why a reused net may not be the one asked for: a saved net is reused whatever --paper-teacher-epochs says,
-    so a user asking for a longer-trained teacher is told, not silently given the old one."""
-    trained = atomic.read_json(record_path, {}).get("config", {}).get("epochs")
-    if trained in (None, asked):
-        return ""
-    return (f", trained for {trained} epochs, not the {asked} of --paper-teacher-epochs (to train one for {asked}:"
-            " another --out-dir, or --retrain, which trains every model anew)")

@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import shlex
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,12 +31,45 @@ def machine():
     import keras
     import tensorflow as tf
 
-    return f"{os.cpu_count()} CPU cores ({platform.machine()}), TensorFlow {tf.__version__}, Keras {keras.__version__}"
+    return (f"{os.cpu_count()} CPU cores ({platform.machine()}, {processor()}), TensorFlow {tf.__version__}, "
+            f"Keras {keras.__version__}")
+
+
+def processor():
+    """Whether the processor has AVX-512, where TensorFlow turns its oneDNN operations on by default: another
+    float rounding, so other single-seed counts (means over seeds agree within their spread)."""
+    try:
+        avx512 = " avx512f " in Path("/proc/cpuinfo").read_text().replace("\n", " ")
+    except OSError:
+        return "processor unknown"
+    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    return ("AVX-512" if avx512 else "no AVX-512") + (f", TF_ENABLE_ONEDNN_OPTS={onednn}" if onednn else "")
 
 
 def command_line():
-    """This process's command, as the user typed it (train.py or tune.py and its flags)."""
-    return shlex.join(["python", Path(sys.argv[0]).name, *sys.argv[1:]])
+    """This process's command, as the user typed it (train.py or tune.py and its flags), with every absolute path
+    made relative to where it ran: the report names no folder of this machine."""
+    relative = lambda arg: os.path.relpath(arg) if os.path.isabs(arg) else arg
+    program = Path(sys.argv[0])
+    if program.name == "__main__.py":
+        command = ["python", "-m", program.parent.name]  # python -m distiller
+    elif program.suffix == ".py":
+        command = ["python", program.name]
+    else:
+        command = [program.name]  # a console script: distiller-train
+    return shlex.join([*command, *map(relative, sys.argv[1:])])
+
+
+def commit():
+    """The code's git commit, "+ local changes" when the checkout's code (the package, train.py, tune.py,
+    pyproject.toml; not tests or docs) differs from it; None outside a git checkout (an installed package)."""
+    root = Path(__file__).resolve().parents[1]
+    git = lambda *args: subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=False)
+    head = git("rev-parse", "--short=12", "HEAD")
+    if head.returncode != 0:
+        return None
+    dirty = git("status", "--porcelain", "--", "distiller", "train.py", "tune.py", "pyproject.toml").stdout.strip()
+    return head.stdout.strip() + (" + local changes" if dirty else "")
 
 
 def read_results(out, log=print):
@@ -65,6 +99,7 @@ def update(out, section, config, result, log=print):
         "machine": machine(),
         "config": dataclasses.asdict(config),
         "command": command_line(),  # what produced it
+        "commit": commit(),  # and with which code (the section's models carry their keys: keys.digest)
         "result": result,
     }
     atomic.write_json(out / "results.json", results)
@@ -124,11 +159,12 @@ def teacher_of(section):
 
 
 def provenance(section, epochs=None):
-    """The footer naming date, machine, seeds and command; `epochs` when the stage chose its own."""
+    """The footer naming date, machine, seeds, command and commit; `epochs` when the stage chose its own."""
     c = section["config"]
     epochs = c["epochs"] if epochs is None else epochs
+    commit = f" at commit {section['commit']}" if section.get("commit") else ""
     return (f"_{section['date']}, {section['machine']}; seed {c['seed']}, {c['seeds']} seed(s), {epochs} epochs, "
-            f"batch {c['batch_size']}; by `{section.get('command', 'python train.py')}`._")
+            f"batch {c['batch_size']}; by `{section.get('command', 'python train.py')}`{commit}._")
 
 
 def figure(size=(6, 4), ncols=1):

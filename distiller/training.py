@@ -3,14 +3,14 @@
 Every experiment calls these two functions with other data or settings; there is no other loop.
 """
 
-import hashlib
-import json
 import math
 import time
 
 import keras
 import numpy as np
 
+from distiller import keys
+from distiller.batches import EpochOrder
 from distiller.distiller import Distiller
 from distiller.errors import deferred
 from distiller.progress import ProgressBar
@@ -26,37 +26,42 @@ def adam_with_cosine_decay(config, train_size):
     return keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(config.learning_rate, steps))
 
 
-def fingerprint(config, train, soft_targets=None):
-    """A digest of what a training's result depends on: its settings, its data and its soft targets
-    (a sample of the pixels suffices to tell data sets apart). Keys backups and finished units."""
+def key(config, train, seed=None, soft_targets=None, **extra):
+    """The key (keys.key) of a training's result: its settings, the seed of its weights and batch order, its
+    split and data, and the teacher logits it learned from. `extra` names what else tells two trainings apart
+    (the architecture, a row of a table), so that a saved model, a finished unit and a backup share one key."""
     settings = {name: getattr(config, name) for name in TRAINING_SETTINGS}
-    if soft_targets is not None:
-        settings.update(temperature=config.temperature, lambda_=config.lambda_)
-        if not config.hard_labels:
-            settings.update(hard_labels=False)
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
-    for array in (train[0][::101], train[1], *(() if soft_targets is None else (soft_targets,))):
-        digest.update(str(array.shape).encode() + np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()[:16]
+    settings.update(seed=config.seed if seed is None else seed, **extra)
+    if soft_targets is None:
+        return keys.key("labels", settings, config, [*train])
+    settings.update(temperature=config.temperature, lambda_=config.lambda_, hard_labels=config.hard_labels)
+    return keys.key("distilled", settings, config, [*train], [keys.array_digest(soft_targets)])
 
 
-def fit(model, x, y, validation_data, config, verbose, callbacks, backup_dir, name, digest):
-    """model.fit, backed up in `backup_dir` (if given) every epoch and resumed from there when run again.
+def fit(model, x, y, validation_data, config, verbose, callbacks, backup_dir, name, seed, artifact_key):
+    """model.fit on batches in the order of (seed, epoch) (batches.EpochOrder), backed up in `backup_dir` (if
+    given) every epoch under `artifact_key`, and resumed from there when run again.
 
     history.seconds: the wall time of the whole training, including the part before a kill."""
-    backup = Backup(backup_dir, name, digest) if backup_dir is not None else None
+    backup = Backup(backup_dir, name, keys.digest(artifact_key)) if backup_dir is not None else None
+    order = EpochOrder(x, y, config.batch_size, seed)
     start = time.perf_counter()
     with deferred():  # Ctrl-C stops the fit at the progress bar's next step, not inside TensorFlow
-        history = model.fit(x, y, batch_size=config.batch_size, epochs=config.epochs, validation_data=validation_data,
-                            verbose=verbose, callbacks=[*([backup] if backup else []), ProgressBar(), *callbacks])
+        history = model.fit(order.dataset, epochs=config.epochs, shuffle=False, validation_data=validation_data,
+                            validation_batch_size=config.batch_size, verbose=verbose,
+                            callbacks=[order, *([backup] if backup else []), ProgressBar(), *callbacks])
     history.seconds = time.perf_counter() - start + (backup.earlier_seconds if backup else 0.0)
     return history
 
 
-def train_on_labels(model, train, val, config, verbose="auto", callbacks=(), backup_dir=None, name="model"):
-    """Plain cross-entropy training; `train` and `val` are (x, y) pairs.
+def train_on_labels(model, train, val, config, verbose="auto", callbacks=(), backup_dir=None, name="model", seed=None,
+                    artifact_key=None):
+    """Plain cross-entropy training; `train` and `val` are (x, y) pairs. `seed` draws the batch order (default
+    config.seed; the caller seeds the initial weights).
 
-    With `backup_dir`, the fit is backed up every epoch there and resumes from it when run again."""
+    With `backup_dir`, the fit is backed up every epoch there and resumes from it when run again, if its key
+    (default: key(config, train, seed)) is `artifact_key`."""
+    seed = config.seed if seed is None else seed
     model.compile(
         optimizer=adam_with_cosine_decay(config, len(train[0])),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -64,18 +69,20 @@ def train_on_labels(model, train, val, config, verbose="auto", callbacks=(), bac
         jit_compile=config.jit_compile,
         steps_per_execution=config.steps_per_execution,
     )
-    return fit(model, *train, val, config, verbose, callbacks, backup_dir, name, fingerprint(config, train))
+    return fit(model, *train, val, config, verbose, callbacks, backup_dir, name, seed,
+               artifact_key or key(config, train, seed))
 
 
 def distil(student, train, val, teacher_logits, config, verbose="auto", callbacks=(), backup_dir=None,
-           name="model", seed=0):
+           name="model", seed=None, artifact_key=None):
     """Train `student` on Hinton et al.'s objective from precomputed teacher logits.
 
     `teacher_logits` is (logits for train x, logits for val x): the teacher ran once, not every step.
     Given the logits of the 25 shifted views of each image instead (N, 25, classes: cache.view_logits), the
-    student sees a random view at every step, taught by its logits (`seed` draws the views), and is
-    validated on the unshifted images.
+    student sees a random view at every step, taught by its logits, and is validated on the unshifted images.
+    `seed` draws the batch order and the views (default config.seed).
     """
+    seed = config.seed if seed is None else seed
     distiller = Distiller(student, seed=seed)
     distiller.compile(
         optimizer=adam_with_cosine_decay(config, len(train[0])),
@@ -88,7 +95,7 @@ def distil(student, train, val, teacher_logits, config, verbose="auto", callback
     )
     return fit(distiller, soft_inputs(train[0], teacher_logits[0]), train[1],
                (soft_inputs(val[0], teacher_logits[1]), val[1]), config, verbose, callbacks,
-               backup_dir, name, fingerprint(config, train, teacher_logits[0]))
+               backup_dir, name, seed, artifact_key or key(config, train, seed, teacher_logits[0]))
 
 
 def soft_inputs(x, soft):

@@ -8,12 +8,13 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from distiller import atomic, cache, models, report, search_report
+from distiller import atomic, cache, keys, models, report, search_report
+from distiller.batches import EpochOrder
 from distiller.distiller import Distiller
 from distiller.errors import DistillerError, deferred
 from distiller.experiments import prepare_data
 from distiller.progress import ProgressBar
-from distiller.training import adam_with_cosine_decay, train_on_labels
+from distiller.training import TRAINING_SETTINGS, adam_with_cosine_decay, key, train_on_labels
 
 # Wide enough to hold the paper's T = 20 and to show where distillation stops helping;
 # lambda = 10 lets the soft term dominate. lambda = 0 is left out: it is the plain Student at
@@ -47,9 +48,13 @@ class DistillationHyperModel(kt.HyperModel):
                    "teacher_logits": np.zeros((1, models.NUM_CLASSES), np.float32)})
         return distiller
 
-    def fit(self, hp, model, *args, **kwargs):
+    def fit(self, hp, model, x, y, batch_size, callbacks=(), **kwargs):
+        # A new batch order every epoch, the same in every trial (batches.EpochOrder): made here, per trial,
+        # since keras-tuner deep-copies the callbacks it is given.
+        order = EpochOrder(x, y, batch_size, self.config.seed)
         with deferred():  # Ctrl-C stops a trial at the progress bar's next step, as in training.fit
-            return model.fit(*args, **kwargs)
+            return model.fit(order.dataset, shuffle=False, validation_batch_size=batch_size,
+                             callbacks=[order, *callbacks], **kwargs)
 
 
 class TimedTrials:
@@ -112,17 +117,16 @@ def plain_student_accuracy(config, data, directory, log=print):
     Stored in the project, so a resumed search does not train it again.
     """
     path = Path(directory) / "plain_student.json"
-    key = {"epochs": config.epochs, "seed": config.seed, "train_size": len(data.train[0]),
-           "batch_size": config.batch_size, "learning_rate": config.learning_rate}
+    artifact_key = key(config, data.train, config.seed, model="student 600-600")
     saved = atomic.read_json(path, {})
-    if saved.get("settings") == key and "val_accuracy" in saved:
+    if saved.get("key") == artifact_key and "val_accuracy" in saved:
         return saved["val_accuracy"]
     log("Training a plain Student for as many epochs as a trial: the bar the trials must beat")
     keras.utils.set_random_seed(config.seed)
     student = models.student()
     history = train_on_labels(student, data.train, data.val, config, verbose=0)
     accuracy = float(max(history.history["val_accuracy"]))  # like a trial's score: its best epoch
-    atomic.write_json(path, {"settings": key, "val_accuracy": accuracy})
+    atomic.write_json(path, {"key": artifact_key, "val_accuracy": accuracy})
     return accuracy
 
 
@@ -155,12 +159,29 @@ def run(config, kind, trials, directory, project="search", overwrite=False, role
                    project).search()
         return None
     data, logits = teacher_and_data(config, teacher, log)
+    overwrite = overwrite or not same_search(config, data, logits, kind, Path(directory) / project, role, log)
     hypermodel = DistillationHyperModel(config, len(data.train[0]))
     tuner = make_tuner(kind, hypermodel, trials, config.epochs, config.seed, directory, project, overwrite)
     search(tuner, data, logits, config, config.epochs, Path(directory) / project / "tensorboard")
     if role == "worker":
         return None
     return write_report(config, tuner, data, kind, directory, project, time.perf_counter() - start, log)
+
+
+def same_search(config, data, logits, kind, folder, role, log=print):
+    """Whether the trials in `folder` were made by this search (keys.key: its settings, split, data, teacher and
+    code); if not, the search starts afresh with one line saying why. The key is written for the next run. A
+    worker of a distributed search only writes it (its chief's project is shared)."""
+    wanted = keys.key("distilled", {"tuner": kind, **{name: getattr(config, name) for name in TRAINING_SETTINGS}},
+                      config, [*data.train], [keys.array_digest(logits[0])])
+    path = folder / "search_key.json"
+    stored = atomic.read_json(path, None)
+    why = None if role == "worker" or not (folder / "oracle.json").exists() else keys.difference(stored, wanted)
+    if why is not None:
+        log(f"{folder}: its trials {why}; starting the search afresh")
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic.write_json(path, wanted)
+    return why is None
 
 
 def write_report(config, tuner, data, kind, directory, project, seconds, log=print):

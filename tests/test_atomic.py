@@ -68,10 +68,11 @@ def test_a_full_disk_during_a_save_is_one_line_and_keeps_the_old_file(tmp_path):
     models.load(path)  # still the old, whole model
 
 
-def test_permission_denied_is_one_line(tmp_path, monkeypatch):
-    def refuse(*args):
-        raise PermissionError(errno.EACCES, "Permission denied")
+def refuse(*args):
+    raise PermissionError(errno.EACCES, "Permission denied")
 
+
+def test_permission_denied_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(atomic.os, "replace", refuse)
     with pytest.raises(DistillerError, match=r"cannot write .*best\.json: Permission denied"):
         atomic.write_json(tmp_path / "best.json", {"temperature": 2})
@@ -156,3 +157,92 @@ def test_a_saved_model_carries_no_optimizer_unless_asked(tmp_path):
     assert keras.models.load_model(tmp_path / "resumable.keras").optimizer.iterations.numpy() == 1
     # Adam keeps two moments per weight: without them the file is about a third as large.
     assert (tmp_path / "served.keras").stat().st_size < 0.4 * (tmp_path / "resumable.keras").stat().st_size
+
+
+# A child that replaces a folder shaped like a SavedModel, killed (SIGKILL: no `finally` runs) at step `stop` of
+# the replace: before writing a file of the new folder, before the exchange or a rename, or half-way through
+# removing a folder. "two renames": without the one-step exchange, as on macOS or a file system lacking it.
+REPLACER = """
+import os, signal, sys
+from pathlib import Path
+from distiller import atomic
+path, stop, mode, files = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+steps = []
+
+def step(name, function):
+    def run(*args):
+        if len(steps) == stop:
+            if name == "remove":
+                for file in [p for p in Path(args[0]).rglob("*") if p.is_file()][:1]:
+                    file.unlink()
+            os.kill(os.getpid(), signal.SIGKILL)
+        steps.append(name)
+        return function(*args)
+    return run
+
+if mode == "two renames":
+    atomic.RENAMEAT2 = None
+atomic.exchange = step("exchange", atomic.exchange)
+atomic.os.replace = step("rename", os.replace)
+atomic.remove = step("remove", atomic.remove)
+write = step("write", Path.write_text)
+with atomic.replacing(path) as temp:
+    for name in files:
+        (temp / name).parent.mkdir(parents=True, exist_ok=True)
+        write(temp / name, "new")
+print(" ".join(steps))
+"""
+SAVED_MODEL = ("saved_model.pb", "variables/variables.data-00000-of-00001", "variables/variables.index")
+
+
+def write_folder(path, version):
+    for name in SAVED_MODEL:
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(version)
+
+
+def version_of(path):
+    """"old" or "new" when `path` holds that whole folder, else None."""
+    files = sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file()) if path.is_dir() else []
+    versions = {(path / name).read_text() for name in files}
+    return versions.pop() if files == sorted(SAVED_MODEL) and len(versions) == 1 else None
+
+
+@pytest.mark.parametrize("mode, steps, versions", [
+    ("exchange", "write write write exchange remove", ["old"] * 4 + ["new"]),
+    ("two renames", "write write write exchange rename rename remove remove", ["old"] * 6 + ["new"] * 2)])
+def test_a_folder_replace_stopped_at_any_step_leaves_the_whole_old_or_new_folder(tmp_path, mode, steps, versions):
+    if mode == "exchange" and atomic.RENAMEAT2 is None:
+        pytest.skip("no renameat2 in this C library")
+    seen = []
+    for stop in range(len(versions) + 1):
+        target = tmp_path / str(stop) / "export" / "student"
+        write_folder(target, "old")
+        done = subprocess.run([sys.executable, "-c", REPLACER, str(target), str(stop), mode, *SAVED_MODEL], cwd=ROOT,
+                              capture_output=True, text=True, check=False)
+        if stop == len(versions):  # not stopped: the steps of a whole replace
+            assert done.returncode == 0 and done.stdout.split() == steps.split(), done.stderr[-3000:]
+            assert version_of(target) == "new" and [p.name for p in target.parent.iterdir()] == ["student"]
+            break
+        assert done.returncode == -signal.SIGKILL, done.stderr[-3000:]
+        set_aside = [version_of(p) for p in target.parent.glob(".tmp-old-*")]
+        if mode == "exchange":
+            assert version_of(target) in ("old", "new")  # at every instant
+        else:  # between the two renames the path is empty, and the old folder whole beside it
+            assert version_of(target) in ("old", "new") or set_aside == ["old"]
+        atomic.remove_leftovers(target.parents[1])  # the next run's start
+        assert [p.name for p in target.parent.iterdir()] == ["student"]
+        seen.append(version_of(target))
+    assert seen == versions
+
+
+def test_an_old_folder_that_cannot_be_put_back_is_kept_for_the_next_run(tmp_path, monkeypatch):
+    old = tmp_path / ".tmp-old-0badc0de-student"  # replace_folder stopped between its two renames
+    write_folder(old, "old")
+    (tmp_path / ".tmp-1234abcd-student").mkdir()  # the new folder, perhaps half-written
+    monkeypatch.setattr(atomic.os, "replace", refuse)
+    assert atomic.remove_leftovers(tmp_path) == 1
+    assert version_of(old) == "old" and not (tmp_path / "student").exists()  # the only whole copy: not deleted
+    monkeypatch.undo()
+    assert atomic.remove_leftovers(tmp_path) == 0 and version_of(tmp_path / "student") == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["student"]

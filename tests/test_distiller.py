@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from distiller import models
+from distiller import augment, models
 from distiller.distiller import Distiller
 from distiller.losses import distillation_loss
 
@@ -124,10 +124,185 @@ def test_standard_callbacks_work(batch, tmp_path):
             keras.callbacks.EarlyStopping("val_distillation_loss", mode="min", patience=0, min_delta=1e9),
             keras.callbacks.ModelCheckpoint(str(tmp_path / "best.keras"), monitor="val_loss"),
             keras.callbacks.TensorBoard(str(tmp_path / "logs")),
-            keras.callbacks.BackupAndRestore(str(tmp_path / "backup")),
         ],
     )
     assert len(history.history["loss"]) == 2  # EarlyStopping read the Distiller's own metric
     restored = keras.models.load_model(tmp_path / "best.keras")
     np.testing.assert_allclose(restored.predict(inputs, verbose=0), distiller.predict(inputs, verbose=0), atol=1e-6)
     assert list((tmp_path / "logs").rglob("*tfevents*"))
+
+
+def teacher_logits_for(x):
+    return np.random.default_rng(2).normal(size=(len(x), 10)).astype(np.float32) * 3
+
+
+def backup_distiller(seed):
+    keras.utils.set_random_seed(seed)
+    distiller = Distiller(models.mlp((16,), "s"))
+    distiller.compile(keras.optimizers.Adam(1e-2), temperature=3.0, lambda_=0.5)
+    return distiller
+
+
+class Interrupted(Exception):
+    pass
+
+
+def interrupt_after_first_epoch(epoch, logs):
+    if epoch == 0:
+        raise Interrupted
+
+
+def test_backup_and_restore_resumes_an_interrupted_fit(batch, tmp_path):
+    x, y = batch
+    inputs = {"pixels": x, "teacher_logits": teacher_logits_for(x)}
+    options = {"batch_size": 16, "epochs": 3, "shuffle": False, "verbose": 0}
+    uninterrupted = backup_distiller(0)
+    uninterrupted.fit(inputs, y, **options)
+    backup = str(tmp_path / "backup")
+    with pytest.raises(Interrupted):  # BackupAndRestore saved epoch 0 just before
+        backup_distiller(0).fit(inputs, y, **options, callbacks=[
+            keras.callbacks.BackupAndRestore(backup), keras.callbacks.LambdaCallback(on_epoch_end=interrupt_after_first_epoch)])
+    resumed = backup_distiller(1)  # other initial weights: only a restore ends where the uninterrupted fit did
+    history = resumed.fit(inputs, y, **options, callbacks=[keras.callbacks.BackupAndRestore(backup)])
+    assert history.epoch == [1, 2]
+    for a, b in zip(uninterrupted.student.get_weights(), resumed.student.get_weights(), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)  # Adam's moments were restored too
+
+
+def mlp_with(regularizer, seed=0):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((784,)), keras.layers.Dense(16, "relu", kernel_regularizer=regularizer),
+                             keras.layers.Dense(10, kernel_regularizer=regularizer)], name="s")
+
+
+def test_the_students_regularizers_are_trained_on_and_logged(batch):
+    x, y = batch
+    inputs = {"pixels": x, "teacher_logits": teacher_logits_for(x)}
+    c, rate = 0.01, 0.1
+    plain, regularized = Distiller(mlp_with(None)), Distiller(mlp_with(keras.regularizers.L2(c)))
+    for distiller in (plain, regularized):
+        distiller.compile(keras.optimizers.SGD(rate), temperature=3.0, lambda_=0.5)
+    before = regularized.student.get_weights()  # the same as plain's: same seed
+    logs_plain = plain.train_on_batch(inputs, y, return_dict=True)
+    logs = regularized.train_on_batch(inputs, y, return_dict=True)
+    penalty = c * sum(np.sum(k.astype(np.float64) ** 2) for k in before[::2])  # kernels, before the step
+    assert logs["loss"] == pytest.approx(logs_plain["loss"] + penalty, rel=1e-5)
+    assert logs["student_loss"] == pytest.approx(logs_plain["student_loss"], rel=1e-6)
+    # SGD on + c * |W|^2 moves each kernel by a further -rate * 2c * W; biases are not regularized.
+    for i, (w, a, b) in enumerate(zip(before, plain.student.get_weights(), regularized.student.get_weights())):
+        expected = -rate * 2 * c * w if i % 2 == 0 else np.zeros_like(w)
+        np.testing.assert_allclose(b - a, expected, rtol=1e-3, atol=1e-7)
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_mixed_float16_scales_the_loss_and_unscales_the_gradients(batch, cached):
+    x, y = batch
+
+    def first_step(policy):
+        keras.config.set_dtype_policy(policy)
+        try:
+            keras.utils.set_random_seed(0)
+            student, teacher = models.mlp((16,), "s"), models.mlp((16,), "t")
+            distiller = Distiller(student, None if cached else teacher)
+            distiller.compile(keras.optimizers.SGD(0.1), temperature=3.0, lambda_=0.5)
+            before = student.get_weights()
+            distiller.train_on_batch({"pixels": x, "teacher_logits": teacher(x).numpy()} if cached else x, y)
+            return distiller.optimizer, [b - a for a, b in zip(before, student.get_weights())]
+        finally:
+            keras.config.set_dtype_policy("float32")
+
+    _, steps = first_step("float32")
+    optimizer, mixed_steps = first_step("mixed_float16")
+    assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+    for step, mixed in zip(steps, mixed_steps, strict=True):  # unscaled, the step would be 2^15 times too small
+        assert np.linalg.norm(mixed - step) < 0.02 * np.linalg.norm(step)
+
+
+def weighted_distiller():
+    keras.utils.set_random_seed(0)
+    distiller = Distiller(models.mlp((16,), "s"))
+    # As with Model.compile, weighted_metrics (not metrics) weigh by sample_weight.
+    distiller.compile(keras.optimizers.SGD(0.1), weighted_metrics=["accuracy"], temperature=4.0, lambda_=0.5)
+    return distiller
+
+
+def test_sample_weight_weighs_each_example(batch):
+    # Weights 2 on the first half and 0 on the second: sum(w * loss) / 64 is the first half's mean loss.
+    x, y = batch
+    v, half = teacher_logits_for(x), len(x) // 2
+    weights = np.r_[np.full(half, 2.0), np.zeros(half)].astype(np.float32)
+    weighted, first_half = weighted_distiller(), weighted_distiller()
+    logs = weighted.train_on_batch({"pixels": x, "teacher_logits": v}, y, sample_weight=weights, return_dict=True)
+    expected = first_half.train_on_batch({"pixels": x[:half], "teacher_logits": v[:half]}, y[:half],
+                                         return_dict=True)
+    assert logs == pytest.approx(expected, rel=1e-5)  # the losses and the accuracy
+    for a, b in zip(first_half.student.get_weights(), weighted.student.get_weights(), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-7)
+    evaluated = weighted.evaluate({"pixels": x, "teacher_logits": v}, y, sample_weight=weights, verbose=0,
+                                  return_dict=True)
+    assert evaluated == pytest.approx(first_half.evaluate({"pixels": x[:half], "teacher_logits": v[:half]}, y[:half],
+                                                          verbose=0, return_dict=True), rel=1e-5)
+
+
+def called(model):
+    model(np.zeros((1, 784), np.float32))
+    return model
+
+
+def softmax_teachers():
+    def functional(end):
+        pixels = keras.Input((784,))
+        return keras.Model(pixels, end(keras.layers.Dense(10)(pixels)), name="functional")
+
+    return {
+        "Dense(softmax)": lambda: keras.Sequential([keras.Input((784,)), keras.layers.Dense(10, "softmax")]),
+        "Softmax layer": lambda: keras.Sequential([keras.Input((784,)), keras.layers.Dense(10), keras.layers.Softmax()]),
+        "built by a call": lambda: called(keras.Sequential([keras.layers.Dense(10, activation="softmax")])),
+        "ops.softmax": lambda: functional(keras.ops.softmax),
+        "Activation": lambda: functional(keras.layers.Activation("softmax")),
+    }
+
+
+@pytest.mark.parametrize("name", list(softmax_teachers()))
+def test_a_teacher_that_outputs_probabilities_is_refused(name):
+    with pytest.raises(ValueError, match="the teacher must output logits") as refused:
+        Distiller(models.student(), softmax_teachers()[name]())
+    assert "\n" not in str(refused.value)
+
+
+def named_inputs_mlp(name, seed):
+    keras.utils.set_random_seed(seed)
+    inputs = {"image": keras.Input((784,), name="image"), "hint": keras.Input((3,), name="hint")}
+    hidden = keras.layers.Dense(8, "relu")(keras.layers.Concatenate()([inputs["image"], inputs["hint"]]))
+    return keras.Model(inputs, keras.layers.Dense(10)(hidden), name=name)
+
+
+def test_a_student_with_named_inputs_learns_from_a_live_teacher(batch):
+    x, y = batch
+    inputs = {"image": x, "hint": np.random.default_rng(3).normal(size=(len(x), 3)).astype(np.float32)}
+    student, teacher = named_inputs_mlp("s", 0), named_inputs_mlp("t", 1)
+    z, v = student(inputs).numpy(), teacher(inputs).numpy()
+    distiller = Distiller(student, teacher)
+    distiller.compile(keras.optimizers.SGD(0.1), temperature=3.0, lambda_=0.5)
+    np.testing.assert_allclose(distiller.predict(inputs, verbose=0), z, rtol=1e-5, atol=1e-6)
+    logs = distiller.train_on_batch(inputs, y, return_dict=True)
+    assert logs["loss"] == pytest.approx(float(distillation_loss(y, z, v, 3.0, 0.5)), rel=1e-5)
+
+
+def test_each_shifted_view_is_taught_by_that_views_logits():
+    # view_logits are the student's own logits for each view: with the soft term alone at T = 1, the gradient is
+    # zero exactly where each image's view and its logits are the same view, and the loss is their entropy.
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).uniform(-1, 1, (64, 784)).astype(np.float32)
+    student = models.mlp((8,), "s")
+    views = np.stack([student(augment.view(x, k)).numpy() for k in range(len(augment.VIEWS))], axis=1)
+    distiller = Distiller(student, seed=5)
+    distiller.compile(keras.optimizers.SGD(1.0), temperature=1.0, lambda_=1.0, hard_labels=False)
+    drawn = augment.random_views(len(x), keras.random.SeedGenerator(5)).numpy()  # the step's first draw
+    before = student.get_weights()
+    logs = distiller.train_on_batch({"pixels": x, "view_logits": views}, np.zeros(len(x)), return_dict=True)
+    p = keras.ops.convert_to_numpy(keras.ops.softmax(views[np.arange(len(x)), drawn]))
+    assert logs["loss"] == pytest.approx(-np.mean(np.sum(p * np.log(p), axis=1)), rel=1e-5)
+    assert len(set(drawn)) > 10  # many views drawn, not just the centre
+    for a, b in zip(before, student.get_weights(), strict=True):
+        np.testing.assert_allclose(b, a, atol=1e-5)

@@ -3,15 +3,18 @@ checked against the Keras model, and the class-3 bias shift made on a SavedModel
 
 import json
 import shutil
+from types import SimpleNamespace
 
 import keras
 import numpy as np
 import pytest
 
-from distiller import deploy, models
+from distiller import atomic, deploy, models
+from distiller.errors import DistillerError
 from distiller.paper_teacher import member_name
-from distiller.stages.export import ENSEMBLE, FORMATS, MODELS
-from tests.conftest import train
+from distiller.stages import export
+from distiller.stages.export import CHECKED, ENSEMBLE, FORMATS, MODELS
+from tests.conftest import tiny_splits, train
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +52,8 @@ def test_every_model_is_exported_in_every_format(exported):
             measured = row["formats"][fmt]
             assert (out / measured["file"]).exists() and measured["bytes"] > 0
             assert 0 < measured["latency_ms"]["median"] <= measured["latency_ms"]["p95"]
+            if fmt in CHECKED:  # as checked when written
+                assert measured["max_difference"] <= measured["tolerance"] and measured["classes_changed"] <= 1
     assert "## Served: SavedModel and LiteRT" in (out / "results.md").read_text()
 
 
@@ -89,3 +94,64 @@ def test_export_without_saved_models_is_one_line(tmp_path):
     done = train("--quick", "--out-dir", str(tmp_path), "export", cwd=tmp_path)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1].startswith(f"error: no saved teacher at {tmp_path}/teacher.keras")
+
+
+def test_an_export_off_by_float_rounding_passes_and_a_wrong_one_is_refused():
+    rng = np.random.default_rng(0)
+    expected = rng.normal(0, 10, (10_000, 10)).astype(np.float32)  # a trained teacher's scale: |logits| up to ~40
+    rounded = expected + rng.uniform(-3e-5, 3e-5, expected.shape).astype(np.float32)  # 1e-6 of it, as LiteRT's
+    check = export.checked_export("teacher", "SavedModel", rounded, expected)
+    assert 1e-5 < check["max_difference"] < 4e-5  # an absolute tolerance of 1e-5 refused such an export
+    assert check["tolerance"] == pytest.approx(1e-4 * np.abs(expected).max()) and check["classes_changed"] == 0
+
+    swapped = expected[:, [0, 1, 2, 8, 4, 5, 6, 7, 3, 9]]  # outputs 3 and 8 exchanged
+    changed = expected * np.float32(1.01)  # the logits layer's weights off by 1%
+    for wrong in (swapped, changed, np.full_like(expected, np.nan)):
+        with pytest.raises(DistillerError, match=r"the LiteRT float32 export of teacher differs from the Keras model by "
+                           r"\S+ on the test set \(tolerance 0.00\d+: 0.0001 of its largest \|logit\|"):
+            export.checked_export("teacher", "LiteRT float32", wrong, expected)
+
+
+def test_a_near_tie_may_change_class_but_two_changes_are_refused():
+    expected = np.tile(np.arange(10, dtype=np.float32), (100, 1))  # every image: class 9, by a margin of 1
+    expected[:2, 8] = 9 - 1e-4  # two near-ties, within the tolerance (9e-4) of each other
+    flipped = expected.copy()
+    flipped[:2, 8] = 9 + 1e-4  # both broken the other way, by no more than rounding could
+    one = flipped.copy()
+    one[1, 8] = expected[1, 8]
+    assert export.checked_export("student", "SavedModel", one, expected)["classes_changed"] == 1
+    with pytest.raises(DistillerError) as error:
+        export.checked_export("student", "SavedModel", flipped, expected)
+    assert str(error.value) == ("the SavedModel export of student predicts another class than the Keras model on 2 "
+                                "test images (at most 1 may differ, a near-tie broken by float rounding)")
+
+
+class SwappedLiteRT(deploy.LiteRT):
+    """A LiteRT file whose outputs 3 and 8 are exchanged."""
+
+    def __call__(self, x):
+        return super().__call__(x)[:, [0, 1, 2, 8, 4, 5, 6, 7, 3, 9]]
+
+
+def export_changed(model, path):
+    """A SavedModel of `model` with its weights into class 0 off by 1%."""
+    weights = model.get_weights()
+    weights[-2][:, 0] *= 1.01
+    changed = keras.models.clone_model(model)
+    changed.set_weights(weights)
+    changed.export(path, verbose=False)
+
+
+@pytest.mark.parametrize("fmt", ["SavedModel", "LiteRT float32"])
+def test_a_wrong_export_stops_the_stage_before_the_next_file_is_made(tmp_path, monkeypatch, fmt):
+    keras.utils.set_random_seed(0)
+    atomic.save_model(models.mlp((16,), "tiny"), tmp_path / "tiny.keras")
+    if fmt == "SavedModel":
+        monkeypatch.setattr(deploy, "export_saved_model", export_changed)
+    else:
+        monkeypatch.setattr(deploy, "LiteRT", SwappedLiteRT)
+    ctx = SimpleNamespace(data=tiny_splits(), out=tmp_path, log=lambda *args: None)
+    with pytest.raises(DistillerError, match=rf"^the {fmt} export of tiny differs from the Keras model by "):
+        export.export_model(ctx, "tiny", [tmp_path / "tiny.keras"], tmp_path / "export")
+    made = sorted(p.name for p in (tmp_path / "export").iterdir())
+    assert made == (["tiny"] if fmt == "SavedModel" else ["tiny", "tiny.tflite"])

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from distiller.losses import distillation_loss
+from distiller.losses import are_probabilities, distillation_loss
 
 
 def reference(labels, z, v, T, lam):
@@ -66,3 +66,13 @@ def test_finite_at_extreme_logits(T):
 def test_bad_temperature_or_lambda_refused(T, lam):
     with pytest.raises(ValueError, match="temperature|lambda_"):
         distillation_loss([0], np.zeros((1, 10), np.float32), np.zeros((1, 10), np.float32), T, lam)
+
+
+def test_probabilities_told_from_logits():
+    logits = np.random.default_rng(2).normal(size=(8, 10)).astype(np.float32) * 3
+    probabilities = tf.nn.softmax(logits).numpy()
+    assert are_probabilities(probabilities) and are_probabilities(probabilities.astype(np.float16))
+    assert not are_probabilities(logits)
+    assert not are_probabilities(tf.nn.log_softmax(logits).numpy())  # log-probabilities are logits
+    assert not are_probabilities(np.abs(logits) / np.abs(logits).sum(axis=1, keepdims=True) * 1.1)
+    assert not are_probabilities(probabilities[0])  # one row is not a batch of outputs

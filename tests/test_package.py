@@ -1,10 +1,17 @@
-"""The package as a user installs it: a wheel built from the checkout, imported from outside it, running
-the README's "Using the Distiller on your own models" snippet as written."""
+"""The package as a user installs it: a wheel built from the checkout, holding every module, imported from outside
+it, running the README's "Using the Distiller on your own models" snippet as written and train.py's command line as
+`python -m distiller` and `distiller-train`."""
 
+import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import sysconfig
+import zipfile
+
+import pytest
 
 from tests.conftest import ROOT
 
@@ -35,8 +42,12 @@ def readme_snippet():
     return re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
 
 
-def test_readme_snippet_runs_from_an_installed_wheel(tmp_path):
-    source = tmp_path / "source"  # a copy, so that the build leaves nothing in the checkout
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """(the wheel, the folder it is installed in): built offline from a copy of the checkout, so that the build
+    leaves nothing in it; installed with --target, its console scripts in bin/."""
+    tmp_path = tmp_path_factory.mktemp("package")
+    source = tmp_path / "source"
     shutil.copytree(ROOT / "distiller", source / "distiller", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source)
@@ -45,6 +56,62 @@ def test_readme_snippet_runs_from_an_installed_wheel(tmp_path):
     wheel = next((tmp_path / "wheel").glob("distiller-*.whl"))
     site = tmp_path / "site"
     subprocess.run([*pip, "install", "--no-deps", "--target", site, wheel], check=True)
+    return wheel, site
+
+
+def run_installed(site, *command, cwd):
+    """`python -S ...` on the installed copy alone: -S leaves out this checkout's editable install (whose finder
+    would supply any module missing from the wheel); this venv's packages (TensorFlow...) are added by path."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ["HOME"], "TF_CPP_MIN_LOG_LEVEL": "2", "COLUMNS": "80",
+           "PYTHONPATH": os.pathsep.join([str(site), sysconfig.get_paths()["purelib"]])}
+    if "DISTILLER_DATA_DIR" in os.environ:
+        env["DISTILLER_DATA_DIR"] = os.environ["DISTILLER_DATA_DIR"]
+    return subprocess.run([sys.executable, "-S", *command], cwd=cwd, env=env, capture_output=True, text=True,
+                          check=False)
+
+
+def test_the_wheel_holds_every_module_of_the_package(installed):
+    wheel, _ = installed
+    in_checkout = {str(p.relative_to(ROOT)) for p in (ROOT / "distiller").rglob("*.py") if "__pycache__" not in p.parts}
+    in_wheel = {name for name in zipfile.ZipFile(wheel).namelist() if name.endswith(".py")}
+    assert "distiller/stages/export.py" in in_checkout and in_wheel == in_checkout
+    entry_points = next(n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".dist-info/entry_points.txt"))
+    assert "distiller-train = distiller.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def test_the_installed_command_line_is_train_pys(installed, tmp_path):
+    """`python -m distiller --help` and `distiller-train --help` from another folder: train.py's flags and stages,
+    under the name the user typed."""
+    _, site = installed
+    train_help = subprocess.run([sys.executable, ROOT / "train.py", "--help"], capture_output=True, text=True,
+                                env={**os.environ, "COLUMNS": "80"}, check=True).stdout  # argparse wraps to COLUMNS
+    for command, name in ((["-m", "distiller"], "python -m distiller"), ([site / "bin" / "distiller-train"],
+                                                                         "distiller-train")):
+        done = run_installed(site, *command, "--help", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert done.stdout.startswith(f"usage: {name} [-h] [--epochs EPOCHS]")
+        assert f"    {name} --quick" in done.stdout and "python train.py" not in done.stdout
+        # the same text once the program's name is put back: every flag, stage and default
+        assert flags_and_stages(done.stdout) == flags_and_stages(train_help)
+
+
+def flags_and_stages(help_text):
+    return help_text.split("positional arguments:", 1)[1]
+
+
+@pytest.mark.slow
+def test_python_m_distiller_runs_the_default_stages_from_an_installed_wheel(installed, tmp_path):
+    """`python -m distiller --quick --out-dir OUT` from another folder (about a minute on 2 cores)."""
+    _, site = installed
+    done = run_installed(site, "-m", "distiller", "--quick", "--out-dir", "out", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert {"teacher", "students", "class3", "small_transfer"} <= set(results)
+    assert results["teacher"]["result"]["errors"] < 3000  # 2 epochs on 3,000 images: far better than chance (9,000)
+
+
+def test_readme_snippet_runs_from_an_installed_wheel(installed, tmp_path):
+    _, site = installed
     work = tmp_path / "elsewhere"
     work.mkdir()
     script = SETUP + readme_snippet() + CHECK

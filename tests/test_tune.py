@@ -46,11 +46,12 @@ def test_search_writes_report_and_best_json_that_train_py_accepts(teacher_dir, t
         assert (folder / name).is_file()
     assert list((folder / "tensorboard").rglob("*tfevents*"))  # TensorBoard / HParams logs
 
+    # In a folder of its own: a teacher saved without a key is never reused, so train.py trains its own.
     train = subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), "--quick", "--out-dir", str(teacher_dir), "--hparams",
+        [sys.executable, str(ROOT / "train.py"), "--quick", "--out-dir", str(tmp_path / "train"), "--hparams",
          str(folder / "best.json"), "teacher", "students"], cwd=ROOT, capture_output=True, text=True, check=False)
     assert train.returncode == 0, train.stderr[-3000:]
-    used = json.loads((teacher_dir / "results.json").read_text())["students"]["config"]
+    used = json.loads((tmp_path / "train" / "results.json").read_text())["students"]["config"]
     assert (used["temperature"], used["lambda_"]) == (best["temperature"], best["lambda_"])
 
     # Killed while writing its report: the files written are whole (atomic), a temporary one lies beside them.
@@ -61,6 +62,15 @@ def test_search_writes_report_and_best_json_that_train_py_accepts(teacher_dir, t
     again = json.loads((folder / "best.json").read_text())  # whole; among tied trials it may name another
     assert again["val_accuracy"] == best["val_accuracy"] and (folder / "report.md").is_file()
     assert not list(folder.glob(".tmp-*"))
+
+    # Another teacher: the trials made with the old one are not reused.
+    other = tmp_path / "other"
+    other.mkdir()
+    keras.utils.set_random_seed(1)
+    models.teacher().save(other / "teacher.keras")
+    done = tune("--out-dir", str(other), "--project-dir", str(tmp_path), "--trials", "3", *SMALL)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "was made from another teacher or model; starting the search afresh" in done.stdout
 
 
 def test_interrupted_search_resumes_without_redoing_a_trial(teacher_dir, tmp_path):

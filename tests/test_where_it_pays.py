@@ -62,13 +62,27 @@ def test_fractions_use_the_first_n_images_and_their_own_teacher_logits(setup, mo
     np.testing.assert_array_equal(v[:60], soft[0][:60])
 
 
-def test_paired_runs_count_errors_per_seed_and_start_from_the_same_weights(setup):
+def test_paired_runs_count_errors_per_seed_and_start_from_the_same_weights(setup, monkeypatch):
     data, soft = setup
-    no_soft_term = dataclasses.replace(CONFIG, lambda_=0.0, jit_compile=False)
-    result = shared.paired(no_soft_term, data, soft, (16, 16), [0, 1])
-    assert len(result["plain"]) == len(result["distilled"]) == 2
-    # lambda = 0 leaves only the hard loss: the "distilled" run is the plain run again, up to float noise.
-    assert np.abs(np.subtract(result["plain"], result["distilled"])).max() <= 2
+    started = {"plain": [], "distilled": []}  # per run, in order: its student and its weights as training starts
+
+    def spy(kind, training):
+        def starting(student, *args, **kwargs):
+            started[kind].append((student, [w.copy() for w in student.get_weights()]))
+            return training(student, *args, **kwargs)
+
+        return starting
+
+    monkeypatch.setattr(shared, "train_on_labels", spy("plain", shared.train_on_labels))
+    monkeypatch.setattr(shared, "distil", spy("distilled", shared.distil))
+    result = shared.paired(CONFIG, data, soft, (16, 16), [0, 1])
+    for kind in ("plain", "distilled"):  # a run's count is its own trained student's test errors
+        assert result[kind] == [shared.test_errors(student, data) for student, _ in started[kind]]
+    (plain0, plain1), (distilled0, distilled1) = ([w for _, w in started[kind]] for kind in ("plain", "distilled"))
+    for plain, distilled in ((plain0, distilled0), (plain1, distilled1)):  # a seed's pair: the same start
+        for a, b in zip(plain, distilled, strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert not all(np.array_equal(a, b) for a, b in zip(plain0, plain1, strict=True))  # another seed, another start
 
 
 def test_small_students_report_every_temperature(setup):

@@ -7,10 +7,12 @@ distiller/class3.py; this module runs them on the saved models and reports."""
 import keras
 import numpy as np
 
-from distiller import class3, models, resume
+from distiller import class3, keys, models, resume
+from distiller.errors import DistillerError
 from distiller.report import figure, provenance, save
-from distiller.stages.shared import save_model, test_record
-from distiller.training import distil, logits
+from distiller.stages.shared import save_model, saved_model, test_record
+from distiller.stages.students import student_key, train_student
+from distiller.training import distil, key, logits
 
 NAME = "class3"
 # Hinton et al. 2015, section 3 (their Student2.0 made 74 test errors; there are 1010 test 3s).
@@ -22,23 +24,43 @@ def run(ctx, progress):
     return run_class3(ctx.config, ctx.data, ctx.teacher_logits, ctx.out, progress, ctx.log)
 
 
+def minus3_key(config, data, teacher_logits):
+    transfer, keep = class3.transfer_set_without(*data.train)
+    return key(config, transfer, config.seed, teacher_logits[0][keep], model="student 600-600 without 3s")
+
+
 def train_minus3(config, data, teacher_logits, backup_dir=None):
     """Student2.0(-3): a fresh student distilled on the training split with every 3 removed."""
     transfer, keep = class3.transfer_set_without(*data.train)
     keras.utils.set_random_seed(config.seed)
     student = models.student()
     distil(student, transfer, data.val, (teacher_logits[0][keep], teacher_logits[1]), config,
-           backup_dir=backup_dir, name="Student2.0(-3)")
+           backup_dir=backup_dir, name="Student2.0(-3)", artifact_key=minus3_key(config, data, teacher_logits))
     return student
+
+
+def student_kd(config, data, teacher_logits, out, progress, log):
+    """The saved Student2.0 of the first seed, if it was made as this run's would be; else one trained anew."""
+    if not (out / "student_kd.keras").exists():
+        raise DistillerError(f"no saved Student2.0 (student_kd) at {out}/student_kd.keras: run `python train.py "
+                             "students` (or `make run`) first")
+    artifact_key = student_key(config, data, config.seed, teacher_logits)
+    model = saved_model(out, "student_kd", artifact_key, "Student2.0", log)
+    if model is None:
+        train_student(config, data, teacher_logits, config.seed, out, "student_kd", progress.backup_dir("student_kd"),
+                      log)
+        model = models.load(out / "student_kd.keras", "Student2.0")
+    return model, artifact_key
 
 
 def run_class3(config, data, teacher_logits, out, progress=resume.UNRECORDED, log=print):
     """Student2.0 vs Student2.0(-3) vs Student2.0(-3) + b, with b chosen on the validation split."""
-    student_kd = models.load(out / "student_kd.keras", "Student2.0 (student_kd)",
-                             remedy="run `python train.py students` to train it again")
+    distilled, distilled_key = student_kd(config, data, teacher_logits, out, progress, log)
     log("Student2.0(-3): distilling on a transfer set with every 3 removed")
     minus3 = train_minus3(config, data, teacher_logits, backup_dir=progress.backup_dir("minus3"))
-    save_model(minus3, out, "student_kd_minus3", config, test_record(minus3, data.test, None, config.seed))
+    artifact_key = minus3_key(config, data, teacher_logits)
+    save_model(minus3, out, "student_kd_minus3", config, test_record(minus3, data.test, None, config.seed, artifact_key),
+               artifact_key)
     minus3 = models.load(out / "student_kd_minus3.keras", "Student2.0(-3)")  # the experiment reads the saved file
 
     shifts = np.arange(0.0, config.bias_max + config.bias_step / 2, config.bias_step)
@@ -48,9 +70,10 @@ def run_class3(config, data, teacher_logits, out, progress=resume.UNRECORDED, lo
         f"largest b adding <= {config.bias_tolerance} validation errors on other classes")
     log(f"Bias of output 3: +{b:g} ({rule})")
     shifted = class3.shift_bias(minus3, b)
-    records = {name: test_record(m, data.test, None, config.seed)
-               for name, m in (("student_kd", student_kd), ("minus3", minus3), ("shifted", shifted))}
-    save_model(shifted, out, "student_kd_minus3_shifted", config, {**records["shifted"], "bias": b})
+    shifted_key = keys.key("bias_shift", {"digit": class3.DIGIT, "bias": b}, made_from=[artifact_key])
+    records = {name: test_record(m, data.test, None, config.seed, k) for name, m, k in (
+        ("student_kd", distilled, distilled_key), ("minus3", minus3, artifact_key), ("shifted", shifted, shifted_key))}
+    save_model(shifted, out, "student_kd_minus3_shifted", config, {**records["shifted"], "bias": b}, shifted_key)
     return {"records": records, "bias": b, "rule": rule, "curve": curve, "paper": PAPER,
             "test_threes": int(np.sum(data.test[1] == class3.DIGIT))}
 

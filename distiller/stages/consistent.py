@@ -22,12 +22,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from distiller import augment, cache, models
+from distiller import augment, cache, keys, models
 from distiller.errors import DistillerError
 from distiller.evaluate import count_errors, mean_std, predictions
 from distiller.report import figure, provenance, save
 from distiller.stages.shared import seeds_of
-from distiller.training import distil, fingerprint, logits, train_on_labels
+from distiller.training import distil, key, logits, train_on_labels
 
 NAME = "consistent"
 KEEP_UNITS = True  # hours of runs: a later run with more seeds, widths or epochs reuses the finished ones
@@ -92,7 +92,7 @@ def teacher_logits(ctx, r):
         fixed, test = ctx.paper_teacher_logits, logits(teacher, data.test[0])
     # Validation is on the unshifted images: fixed[1] for every distilled row. The plain rows' units are
     # keyed by the teacher they are measured against: another averaging, another teacher.
-    teacher_id = cache.fingerprint(teacher, data.test[0])[:8] + (f"-r{r}" if r else "")
+    teacher_id = keys.weights_digest(teacher)[:8] + (f"-r{r}" if r else "")
     return {"fixed": fixed, "views": (views, fixed[1]), "test": test, "teacher_id": teacher_id}
 
 
@@ -106,28 +106,30 @@ class Runs:
     def one(self, width, kind, seed, epochs):
         config = dataclasses.replace(self.config, epochs=epochs, hard_labels=kind != "consistent_soft")
         targets = self.targets(kind)
-        digest = fingerprint(config, self.data.train, None if targets is None else targets[0])
-        key = f"{width}-{kind}-E{epochs}-seed{seed}-{digest}"
-        if targets is None:  # trained without the teacher, but measured against it: another teacher, another unit
-            key += f"-vs-{self.soft['teacher_id']}"
+        # Trained without the teacher (plain rows) but measured against it: another teacher, another unit.
+        artifact_key = key(config, self.data.train, seed, None if targets is None else targets[0],
+                           model=f"mlp {width}-{width}", row=kind, measured_against=self.soft["teacher_id"])
+        unit = f"{width}-{kind}-E{epochs}-seed{seed}-{keys.digest(artifact_key)}"
         label = f"Student {width}-{width} {TITLES[kind]}, {epochs} epochs (seed {seed})"
-        return self.progress.run(key, lambda backup: self.train(config, width, kind, seed, targets, backup), label)
+        return self.progress.run(unit, lambda backup: self.train(config, width, kind, seed, targets, backup,
+                                                                 artifact_key), label)
 
     def targets(self, kind):
         return {"fixed": self.soft["fixed"], "consistent": self.soft["views"],
                 "consistent_soft": self.soft["views"]}.get(kind)
 
-    def train(self, config, width, kind, seed, targets, backup):
+    def train(self, config, width, kind, seed, targets, backup, artifact_key):
         keras.utils.set_random_seed(seed)
         student = models.mlp((width, width), f"student{width}")  # the same initial weights in every row
-        options = {"verbose": 0, "backup_dir": backup, "name": f"Student {width}-{width} {kind} (seed {seed})"}
+        options = {"verbose": 0, "backup_dir": backup, "name": f"Student {width}-{width} {kind} (seed {seed})",
+                   "seed": seed, "artifact_key": artifact_key}
         if kind == "plain":
             train_on_labels(student, self.data.train, self.data.val, config, **options)
         elif kind == "plain_jitter":
             jittered = keras.Sequential([keras.Input((models.INPUT_DIM,)), augment.RandomShift(seed), student])
             train_on_labels(jittered, self.data.train, self.data.val, config, **options)
         else:
-            distil(student, self.data.train, self.data.val, targets, config, seed=seed, **options)
+            distil(student, self.data.train, self.data.val, targets, config, **options)
         return self.measure(student)
 
     def measure(self, student):

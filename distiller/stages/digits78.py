@@ -9,7 +9,7 @@ from distiller.class3 import shift_bias
 from distiller.evaluate import count_errors, predictions
 from distiller.report import provenance, teacher_of
 from distiller.stages.shared import repeat_to, test_errors
-from distiller.training import distil, logits
+from distiller.training import distil, key, logits
 
 NAME = "digits78"
 DISTIL_FROM = True  # its teacher is --distil-from's, and its section (and saved model) are named after it
@@ -30,7 +30,8 @@ def digits_7_and_8(config, data, teacher_logits, out, progress=resume.UNRECORDED
     student = models.mlp((800, 800), "student800")
     backup = progress.backup_dir("student_78")
     distil(student, transfer[:2], data.val, (transfer[2], teacher_logits[1]), config, verbose=0, backup_dir=backup,
-           name="Student 800-800 of 7s and 8s")
+           name="Student 800-800 of 7s and 8s", artifact_key=key(config, transfer[:2], config.seed, transfer[2],
+                                                                  model="student 800-800 of 7s and 8s"))
     val_logits = logits(student, data.val[0])
     shifts = np.arange(0.0, 15.01, 0.2)
     down = -np.isin(np.arange(models.NUM_CLASSES), (7, 8)).astype(np.float32)  # lower both biases by b

@@ -10,24 +10,44 @@ import dataclasses
 import keras
 import numpy as np
 
-from distiller import atomic, models, resume
+from distiller import atomic, keys, models, resume
 from distiller.evaluate import summary
-from distiller.training import distil, fingerprint, logits, train_on_labels
+from distiller.training import distil, key, logits, train_on_labels
 
 
-def test_record(model, test, seconds, seed):
+def test_record(model, test, seconds, seed, artifact_key=None):
+    """A model's test numbers, with the digest of its key (keys.digest) when it has one."""
     return {
         "parameters": model.count_params(),
         **summary(logits(model, test[0]), test[1]),
         "seconds": None if seconds is None else round(seconds, 1),
         "seed": seed,
+        **({} if artifact_key is None else {"key": keys.digest(artifact_key)}),
     }
 
 
-def save_model(model, out, name, config, record):
-    """Save `name`.keras with `name`.json beside it: the config and numbers it came from."""
+def save_model(model, out, name, config, record, artifact_key):
+    """Save `name`.keras with `name`.json beside it: its key (keys.key), the config and numbers it came from.
+    The old .json goes first: a kill before the new one is written leaves a model without a key (made anew by
+    the next run), never a model under another model's key."""
+    (out / f"{name}.json").unlink(missing_ok=True)
     atomic.save_model(model, out / f"{name}.keras")
-    atomic.write_json(out / f"{name}.json", {"config": dataclasses.asdict(config), "record": record})
+    atomic.write_json(out / f"{name}.json", {"key": artifact_key, "config": dataclasses.asdict(config),
+                                             "record": record})
+
+
+def saved_model(out, name, artifact_key, title, log=print):
+    """The model saved as `name` if it was made as `artifact_key` says; else None, with one line on what
+    differs ("saved_models/teacher.keras was made on seed 0's split, this run uses seed 1's; training a new one")."""
+    path = out / f"{name}.keras"
+    if not path.exists():
+        return None
+    why = keys.difference(atomic.read_json(path.with_suffix(".json"), {}).get("key"), artifact_key)
+    if why is None:
+        log(f"{title}: reusing {path}, made with this run's settings, split, data and code")
+        return models.load(path, title, remedy="pass --retrain to train a new one")
+    log(f"{title}: {path} {why}; training a new one")
+    return None
 
 
 def repeat_to(arrays, n):
@@ -61,20 +81,21 @@ def errors_per_seed(config, data, units, seeds, keep=None, teacher_logits=None, 
         columns += (teacher_logits[0][keep],)
     x, y, *soft = repeat_to(columns, len(data.train[0]))
     kind = "plain" if teacher_logits is None else f"T{config.temperature:g}-lambda{config.lambda_:g}"
-    digest = fingerprint(config, (x, y), *soft)
+    unit_key = lambda seed: key(config, (x, y), seed, *soft, model=f"mlp {units[0]}-{units[1]}")
 
     def train(seed, backup):
         keras.utils.set_random_seed(seed)
         student = models.mlp(units, f"student{units[0]}")
-        options = {"verbose": 0, "backup_dir": backup, "name": f"Student {units[0]}-{units[1]} {kind} (seed {seed})"}
+        options = {"verbose": 0, "backup_dir": backup, "name": f"Student {units[0]}-{units[1]} {kind} (seed {seed})",
+                   "seed": seed, "artifact_key": unit_key(seed)}
         if teacher_logits is None:
             train_on_labels(student, (x, y), data.val, config, **options)
         else:
             distil(student, (x, y), data.val, (soft[0], teacher_logits[1]), config, **options)
         return test_errors(student, data)
 
-    return [progress.run(f"{units[0]}-{units[1]}-{kind}-seed{seed}-{digest}", lambda backup, seed=seed: train(seed, backup),
-                         f"Student {units[0]}-{units[1]} {kind} (seed {seed})")
+    return [progress.run(f"{units[0]}-{units[1]}-{kind}-seed{seed}-{keys.digest(unit_key(seed))}",
+                         lambda backup, seed=seed: train(seed, backup), f"Student {units[0]}-{units[1]} {kind} (seed {seed})")
             for seed in seeds]
 
 

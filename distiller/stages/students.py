@@ -4,10 +4,10 @@ initial weights, so that their difference is paired. The first seed's models are
 import keras
 import numpy as np
 
-from distiller import models, resume
+from distiller import keys, models, resume
 from distiller.evaluate import mean_std
 from distiller.stages.shared import save_model, test_record
-from distiller.training import distil, fingerprint, train_on_labels
+from distiller.training import distil, key, train_on_labels
 
 NAME = "students"
 
@@ -24,30 +24,37 @@ def train_students(config, data, teacher_logits, out, progress=resume.UNRECORDED
     progress.expect(2 * config.seeds)
     for seed in range(config.seed, config.seed + config.seeds):
         for name, soft in (("student", None), ("student_kd", teacher_logits)):
-            key = f"{name}-seed{seed}-{fingerprint(config, data.train, None if soft is None else soft[0])}"
+            unit = f"{name}-seed{seed}-{keys.digest(student_key(config, data, seed, soft))}"
             train = lambda backup, name=name, seed=seed, soft=soft: train_student(
                 config, data, soft, seed, out, name, backup, log)
             label = f"{'Student' if soft is None else 'Student2.0'} (seed {seed})"
-            records[name].append(progress.run(key, train, label))
+            records[name].append(progress.run(unit, train, label))
     return records
 
 
+def student_key(config, data, seed, teacher_logits=None):
+    """The key of the Student (teacher_logits None) or Student2.0 of one seed: saved model, unit and backup."""
+    soft = None if teacher_logits is None else teacher_logits[0]
+    return key(config, data.train, seed, soft, model="student 600-600")
+
+
 def train_student(config, data, teacher_logits, seed, out, name, backup, log=print):
-    """One Student (teacher_logits None) or Student2.0 of one seed; the first seed's is saved."""
+    """One Student (teacher_logits None) or Student2.0 of one seed; the first seed's is saved (as `name`)."""
     title = "Student" if teacher_logits is None else "Student2.0"
     how = "training 784-600-600-10 on labels" if teacher_logits is None else (
         f"distilling at T={config.temperature:g}, lambda={config.lambda_:g}")
     log(f"{title} (seed {seed}): {how}")
     keras.utils.set_random_seed(seed)
     student = models.student()
-    options = {"backup_dir": backup, "name": f"{title} (seed {seed})"}
+    artifact_key = student_key(config, data, seed, teacher_logits)
+    options = {"backup_dir": backup, "name": f"{title} (seed {seed})", "seed": seed, "artifact_key": artifact_key}
     if teacher_logits is None:
         seconds = train_on_labels(student, data.train, data.val, config, **options).seconds
     else:
         seconds = distil(student, data.train, data.val, teacher_logits, config, **options).seconds
-    record = test_record(student, data.test, seconds, seed)
+    record = test_record(student, data.test, seconds, seed, artifact_key)
     if seed == config.seed:  # the first seed's models are the ones later stages load
-        save_model(student, out, name, config, record)
+        save_model(student, out, name, config, record, artifact_key)
     return record
 
 

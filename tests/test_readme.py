@@ -1,0 +1,40 @@
+"""The README's results are today's: every table row of its Results section is a row of the report rendered
+from a committed results JSON in docs/ (the files `make run` and the commands the README names wrote)."""
+
+import json
+import re
+from pathlib import Path
+
+from distiller import report, stages
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORTS = ("results.json", "results_onednn_off.json")  # this machine as it is, and with oneDNN's operations off
+
+
+def results_section():
+    readme = (ROOT / "README.md").read_text()
+    return readme.split("\n## Results\n", 1)[1].split("\n## ", 1)[0]
+
+
+def rendered_rows():
+    rows = set()
+    for name in REPORTS:
+        markdown = report.render(json.loads((ROOT / "docs" / name).read_text()), stages.modules())
+        rows |= {line for line in markdown.splitlines() if line.startswith("| ")}
+    return rows
+
+
+def test_every_results_row_of_the_readme_is_in_a_committed_report():
+    rows = [line for line in results_section().splitlines() if line.startswith("| ") and not line.startswith("|--")]
+    data_rows = [row for row in rows if re.search(r"\| -?\d", row)]  # the rows with numbers, not the headings
+    assert len(data_rows) >= 8
+    missing = [row for row in data_rows if row not in rendered_rows()]
+    assert not missing, f"README rows found in no docs/ report (rerun the README's commands): {missing}"
+
+
+def test_the_committed_reports_name_their_command_and_commit():
+    for name in REPORTS:
+        for section, content in json.loads((ROOT / "docs" / name).read_text()).items():
+            assert content["command"].startswith("python train.py"), (name, section)
+            assert content["commit"] and "local changes" not in content["commit"], (name, section)
+            assert "/tmp" not in content["command"] and "/work" not in content["command"], (name, section)
