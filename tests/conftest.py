@@ -91,8 +91,8 @@ OPT_IN = ["--fractions", "0.1,1", "--widths", "8", "--temperatures", "2", "-T", 
 @pytest.fixture(scope="session")
 def quick_opt_in_run(quick_run, tmp_path_factory, worker_id):
     """A copy of quick_run's folder after `train.py --quick --out-dir OUT` with every opt-in stage (quick_run's
-    own folder keeps only the default stages). No other test may write to it: test_report_unchanged compares
-    its report with a copy in tests/data."""
+    own folder keeps only the default stages). No other test may write to it: test_report_unchanged checks
+    its report's sections, shapes and bounds against the stored copy in tests/data."""
 
     def build(home):
         out = home / "saved_models" / "quick"

@@ -117,7 +117,7 @@ def test_the_quick_runs_report_has_the_stored_structure_and_plausible_counts(qui
 def stored_copy(path):
     """A run's results.json as the golden input: its output folder written OUT."""
     text = path.read_text()
-    for folder in {str(path.resolve().parent), str(path.parent)} - {"."}:
+    for folder in sorted({str(path.resolve().parent), str(path.parent)} - {"."}, key=len, reverse=True):
         text = text.replace(folder, "OUT")
     return text
 
