@@ -117,7 +117,9 @@ def test_evaluation_with_view_logits_uses_the_unshifted_view():
 def test_the_consistent_stage_chooses_epochs_on_validation_and_pairs_its_rows(tmp_path):
     from distiller import resume
     from distiller.experiments import Context
+    from distiller.paper_teacher import member_key
     from distiller.stages import consistent
+    from distiller.stages.shared import save_model
 
     config = dataclasses.replace(CONFIG, out_dir=str(tmp_path), consistent_epochs=(1, 2), consistent_widths=(8,))
     keras.utils.set_random_seed(0)
@@ -165,7 +167,9 @@ def test_another_teacher_reruns_every_row_even_those_trained_without_it(tmp_path
     must not be reused for a new one."""
     from distiller import resume
     from distiller.experiments import Context
+    from distiller.paper_teacher import member_key
     from distiller.stages import consistent
+    from distiller.stages.shared import save_model
 
     trained = []
     train = consistent.Runs.train
@@ -176,8 +180,9 @@ def test_another_teacher_reruns_every_row_even_those_trained_without_it(tmp_path
     data = blocks((200, 100))
 
     def run_with_teacher(seed, views=1):
-        keras.utils.set_random_seed(seed)
-        models.mlp((16,), "paper_teacher").save(tmp_path / "paper_teacher.keras")
+        keras.utils.set_random_seed(seed)  # a stand-in net, saved under the key the stage asks for
+        save_model(models.mlp((16,), "paper_teacher"), tmp_path, "paper_teacher", config, {},
+                   member_key(config, data, 0))
         trained.clear()
         consistent.run(Context(dataclasses.replace(config, consistent_teacher_views=views), data, tmp_path,
                                log=lambda *_: None), resume.Units(tmp_path, "consistent", keep=True))
