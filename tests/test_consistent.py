@@ -117,9 +117,7 @@ def test_evaluation_with_view_logits_uses_the_unshifted_view():
 def test_the_consistent_stage_chooses_epochs_on_validation_and_pairs_its_rows(tmp_path):
     from distiller import resume
     from distiller.experiments import Context
-    from distiller.paper_teacher import member_key
     from distiller.stages import consistent
-    from distiller.stages.shared import save_model
 
     config = dataclasses.replace(CONFIG, out_dir=str(tmp_path), consistent_epochs=(1, 2), consistent_widths=(8,))
     keras.utils.set_random_seed(0)
