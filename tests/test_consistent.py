@@ -117,15 +117,19 @@ def test_evaluation_with_view_logits_uses_the_unshifted_view():
 def test_the_consistent_stage_chooses_epochs_on_validation_and_pairs_its_rows(tmp_path):
     from distiller import resume
     from distiller.experiments import Context
+    from distiller.paper_teacher import member_key
     from distiller.stages import consistent
+    from distiller.stages.shared import save_model
 
     config = dataclasses.replace(CONFIG, out_dir=str(tmp_path), consistent_epochs=(1, 2), consistent_widths=(8,))
     keras.utils.set_random_seed(0)
     data = blocks()
-    teacher = models.mlp((64,), "paper_teacher")  # stands in for the paper stage's saved teacher
+    teacher = models.mlp((64,), "paper_teacher")  # stands in for the paper stage's saved teacher, under its key
     train_on_labels(teacher, data.train, data.val, config, verbose=0)
-    teacher.save(tmp_path / "paper_teacher.keras")
-    result = consistent.run(Context(config, data, tmp_path, log=lambda *_: None), resume.Units(tmp_path, "consistent"))
+    save_model(teacher, tmp_path, "paper_teacher", config, {}, member_key(config, data, 0))
+    lines = []
+    result = consistent.run(Context(config, data, tmp_path, log=lines.append), resume.Units(tmp_path, "consistent"))
+    assert any(line.startswith("Paper teacher: reusing") for line in lines), lines  # the stand-in, not a new one
 
     candidates = {e: result["curve"]["consistent"][str(e)]["val_errors"] for e in (1, 2)}
     assert result["epochs"] == min(candidates, key=lambda e: (candidates[e], e))  # validation, not test

@@ -7,7 +7,9 @@ import pytest
 
 from distiller import models, report
 from distiller.config import Config
+from distiller.paper_teacher import member_key
 from distiller.stages import digits78, fractions, shared, widths
+from distiller.stages.shared import save_model
 from distiller.training import logits
 from tests.conftest import tiny_splits
 
@@ -134,8 +136,9 @@ def test_report_renders_every_experiment(tmp_path):
 
 def test_distil_from_paper_uses_the_paper_teacher_and_its_own_sections(setup, tmp_path, monkeypatch):
     data, soft = setup
-    keras.utils.set_random_seed(1)
-    models.paper_teacher().save(tmp_path / "paper_teacher.keras")
+    keras.utils.set_random_seed(1)  # an untrained paper teacher, saved under the key the stage asks for
+    config = dataclasses.replace(CONFIG, distil_from="paper")
+    save_model(models.paper_teacher(), tmp_path, "paper_teacher", config, {}, member_key(config, data, 0))
     used = {}
 
     def spy(config, data, teacher_logits, out, log, name, progress=None):
@@ -145,14 +148,16 @@ def test_distil_from_paper_uses_the_paper_teacher_and_its_own_sections(setup, tm
     monkeypatch.setattr(digits78, "digits_7_and_8", spy)
     from distiller import experiments
 
+    lines = []
     for source in ("teacher", "paper"):
-        ctx = experiments.Context(dataclasses.replace(CONFIG, distil_from=source), data, tmp_path, lambda *_: None)
+        ctx = experiments.Context(dataclasses.replace(CONFIG, distil_from=source), data, tmp_path, lines.append)
         ctx.teacher_logits = soft  # the make-run teacher's, as the teacher stage would have left them
         experiments.run_stages(ctx, ["digits78"])
         paper_soft = logits(models.load(tmp_path / "paper_teacher.keras"), data.train[0])
         expected = soft[0] if source == "teacher" else paper_soft
         np.testing.assert_allclose(used["logits"][0], expected, rtol=1e-5, atol=1e-5)
     assert used["name"] == "student_78_shifted_from_paper_teacher"
+    assert any(line.startswith("Paper teacher: reusing") for line in lines), lines  # the saved one, not a new one
     results = json.loads((tmp_path / "results.json").read_text())
     assert {"digits78", "digits78_from_paper_teacher"} <= set(results)  # the make-run section is kept
     assert "Student 800-800, from the paper's regularized teacher" in report.write(tmp_path)
