@@ -24,19 +24,16 @@ def run(ctx, progress):
     return run_class3(ctx.config, ctx.data, ctx.teacher_logits, ctx.out, progress, ctx.log)
 
 
-def minus3_key(config, data, teacher_logits):
-    transfer, keep = class3.transfer_set_without(*data.train)
-    return key(config, transfer, config.seed, teacher_logits[0][keep], model="student 600-600 without 3s")
-
-
 def train_minus3(config, data, teacher_logits, backup_dir=None):
-    """Student2.0(-3): a fresh student distilled on the training split with every 3 removed."""
+    """Student2.0(-3), a fresh student distilled on the training split with every 3 removed, and its key."""
     transfer, keep = class3.transfer_set_without(*data.train)
+    soft = (teacher_logits[0][keep], teacher_logits[1])
+    artifact_key = key(config, transfer, config.seed, soft[0], model="student 600-600 without 3s")
     keras.utils.set_random_seed(config.seed)
     student = models.student()
-    distil(student, transfer, data.val, (teacher_logits[0][keep], teacher_logits[1]), config,
-           backup_dir=backup_dir, name="Student2.0(-3)", artifact_key=minus3_key(config, data, teacher_logits))
-    return student
+    distil(student, transfer, data.val, soft, config, backup_dir=backup_dir, name="Student2.0(-3)",
+           artifact_key=artifact_key)
+    return student, artifact_key
 
 
 def student_kd(config, data, teacher_logits, out, progress, log):
@@ -57,8 +54,7 @@ def run_class3(config, data, teacher_logits, out, progress=resume.UNRECORDED, lo
     """Student2.0 vs Student2.0(-3) vs Student2.0(-3) + b, with b chosen on the validation split."""
     distilled, distilled_key = student_kd(config, data, teacher_logits, out, progress, log)
     log("Student2.0(-3): distilling on a transfer set with every 3 removed")
-    minus3 = train_minus3(config, data, teacher_logits, backup_dir=progress.backup_dir("minus3"))
-    artifact_key = minus3_key(config, data, teacher_logits)
+    minus3, artifact_key = train_minus3(config, data, teacher_logits, backup_dir=progress.backup_dir("minus3"))
     save_model(minus3, out, "student_kd_minus3", config, test_record(minus3, data.test, None, config.seed, artifact_key),
                artifact_key)
     minus3 = models.load(out / "student_kd_minus3.keras", "Student2.0(-3)")  # the experiment reads the saved file
