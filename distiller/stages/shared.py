@@ -6,11 +6,12 @@ Every run goes through training.train_on_labels / training.distil; there is no o
 """
 
 import dataclasses
+import datetime
 
 import keras
 import numpy as np
 
-from distiller import atomic, keys, models, resume
+from distiller import atomic, keys, models, report, resume
 from distiller.evaluate import summary
 from distiller.training import distil, key, logits, train_on_labels
 
@@ -32,8 +33,10 @@ def save_model(model, out, name, config, record, artifact_key):
     the next run), never a model under another model's key."""
     (out / f"{name}.json").unlink(missing_ok=True)
     atomic.save_model(model, out / f"{name}.keras")
+    made_by = {"command": report.command_line(), "commit": report.commit(), "machine": report.machine(),
+               "date": datetime.date.today().isoformat()}
     atomic.write_json(out / f"{name}.json", {"key": artifact_key, "config": dataclasses.asdict(config),
-                                             "record": record})
+                                             "record": record, "made_by": made_by})
 
 
 def saved_model(out, name, artifact_key, title, log=print):
