@@ -1,15 +1,17 @@
-"""Search lambda and T for Student2.0 with keras-tuner, scored on validation accuracy only.
+"""Search Student2.0's T, lambda, epochs and views with keras-tuner, scored on validation accuracy only.
 
-    python tune.py                                   # 20 random trials of 10 epochs
+    python tune.py                                   # 20 random trials against the paper teacher
     python tune.py --tuner bayesian --trials 30
     python tune.py --workers 2                       # a chief and 2 workers on this machine
-    python tune.py --teacher saved_models/paper_teacher.keras --project paper   # for the paper stage
-    python train.py --hparams tuning/search/best.json   # train Student2.0 with the best pair
+    python tune.py --teacher saved_models/teacher.keras --project teacher --views fixed --epochs 20
+                                                     # against the assignment's Teacher
+    python train.py --hparams tuning/search/best.json   # train Student2.0 with the best trial
 
-Needs saved_models/teacher.keras (`make run` trains it), or the --teacher given. An interrupted
-search resumes where it stopped; --overwrite starts afresh. Outputs in PROJECT_DIR/PROJECT: report.md (every trial,
-best first), best.json, accuracy_vs_temperature.png, heatmap.png, and tensorboard/ for
-TensorBoard's HParams dashboard (`tensorboard --logdir tuning/search/tensorboard`).
+The search space (tuning.py): T in 1-50, lambda in 0.3-10, 10 or 20 epochs, fixed or consistent views. The
+default teacher is the paper teacher that make run's Student2.0 learns from (saved_models/paper_teacher.keras,
+committed). An interrupted search resumes where it stopped; --overwrite starts afresh. Outputs in
+PROJECT_DIR/PROJECT: report.md (every trial, best first), best.json, accuracy_vs_temperature.png, heatmap.png,
+and tensorboard/ for TensorBoard's HParams dashboard (`tensorboard --logdir tuning/search/tensorboard`).
 """
 
 import argparse
@@ -32,7 +34,12 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tuner", choices=TUNERS, default="random", help="keras-tuner's search algorithm (default random)")
     p.add_argument("--trials", type=checked(int, 0), default=20, help="trials to run (Hyperband budgets epochs instead)")
-    p.add_argument("--epochs", type=checked(int, 0), default=10, help="epochs per trial (default 10)")
+    p.add_argument("--epochs", type=checked(int, 0),
+                   help="epochs of every trial and of the plain Student, the bar (default: trials search 10 and 20, "
+                   f"the bar trains {d.epochs}, as make run's Student)")
+    p.add_argument("--views", choices=("fixed", "consistent"),
+                   help="the trials' views: fixed (the images) or consistent (a random shifted view per step, taught "
+                   "by the teacher's logits for it); default: both searched")
     p.add_argument("--seed", type=int, default=d.seed, help="seeds the tuner, the split and the weights")
     p.add_argument("--batch-size", type=checked(int, 0), default=d.batch_size)
     p.add_argument("--project-dir", default="tuning", help="where searches live (default tuning)")
@@ -44,8 +51,8 @@ def parse_args(argv):
     p.add_argument("--val-size", type=checked(int, 0), default=d.val_size)
     p.add_argument("--data-dir", default=d.data_dir)
     p.add_argument("--out-dir", default=d.out_dir, help="where the saved teacher is (default saved_models)")
-    p.add_argument("--teacher", help="the saved teacher to distil from (default OUT_DIR/teacher.keras; e.g. "
-                   "saved_models/paper_teacher.keras, the paper stage's regularized teacher)")
+    p.add_argument("--teacher", help="the saved teacher to distil from (default: the paper teacher, OUT_DIR's or "
+                   "the committed one; e.g. saved_models/teacher.keras, the assignment's Teacher)")
     p.add_argument("--role", choices=("chief", "worker"),
                    help="this process's part in a distributed search (set by --workers; by hand on several "
                    "machines, with the KERASTUNER_* variables, see the README)")
@@ -55,9 +62,9 @@ def parse_args(argv):
 def main(argv=None):
     raise_on_signals()
     started = time.perf_counter()
-    args = parse_args(argv)
-    config = Config(seed=args.seed, epochs=args.epochs, batch_size=args.batch_size, train_size=args.train_size,
-                    val_size=args.val_size, data_dir=args.data_dir, out_dir=args.out_dir)
+    args, d = parse_args(argv), Config()
+    config = Config(seed=args.seed, epochs=args.epochs or d.epochs, batch_size=args.batch_size,
+                    train_size=args.train_size, val_size=args.val_size, data_dir=args.data_dir, out_dir=args.out_dir)
     folder = Path(args.project_dir) / args.project
     try:
         from distiller import distributed, tuning
@@ -71,7 +78,8 @@ def main(argv=None):
                 raise DistillerError(f"a tuner process failed: exit codes {codes} (chief first)")
         text = tuning.run(config, args.tuner, args.trials, args.project_dir, args.project,
                           overwrite=args.overwrite and not args.workers, role=args.role, started=started,
-                          teacher=args.teacher)
+                          teacher=args.teacher, epochs=[args.epochs] if args.epochs else tuning.EPOCHS,
+                          views=[args.views] if args.views else tuning.VIEWS)
         if text:
             print(text)
             print(f"Report, best.json and plots are in {folder}/")

@@ -1,20 +1,21 @@
 """Train Teacher, Student and Student2.0 on MNIST, run the class-3 experiment, print the results.
 
-    python train.py                    # the default stages: teacher, students, class3, small_transfer
-    python train.py class3             # one stage (reuses the saved teacher and Student2.0)
+    python train.py                    # make run: teacher, students, class3
+    python train.py class3             # one stage (reuses the saved models)
     python train.py --quick            # a smoke test on a small subset, under 2 minutes
-    python train.py --seeds 3          # Student and Student2.0 over 3 seeds, mean +- std
+    python train.py --seeds 3          # every student over 3 seeds, mean +- std
     python train.py --seeds 3 paper fractions widths digits78   # where distillation pays (long)
-    python train.py --seeds 3 --distil-from paper widths       # from the paper stage's teacher
+    python train.py --seeds 3 --distil-from paper widths       # from the paper teacher
     python train.py export             # the saved models as SavedModel and LiteRT files, with serving costs
 
-Stages: teacher, students, class3, small_transfer (Student and Student2.0 on 3% of the training split:
-where distillation pays; these four are the default), and the opt-in experiments: paper (a regularized
-teacher, the paper's protocol), fractions (small transfer sets), widths (small students across T),
-digits78 (a transfer set of 7s and 8s only), consistent (students shown a random shifted view at every
-step, taught by the paper teacher's cached logits for that view; long); and export (no training: the saved models as TensorFlow
-SavedModels and LiteRT float32 / int8 files in OUT_DIR/export/, checked on the test set, with their size,
-latency and throughput, and the class-3 bias shift made on a SavedModel).
+Stages: teacher (the assignment's Teacher), students (the Student; Student2.0 from the paper teacher, the
+regularized teacher of Hinton et al. committed in saved_models/, and its jittered control; Student2.0 from the
+Teacher), class3 (these three are the default), and the opt-in experiments: small_transfer (Student and
+Student2.0 on 3% of the training split), paper (the paper's protocol), fractions (small transfer sets), widths
+(small students across T), digits78 (a transfer set of 7s and 8s only), consistent (students shown a random
+shifted view at every step, taught by the paper teacher's cached logits for that view; long); and export (no
+training: the saved models as TensorFlow SavedModels and LiteRT float32 / int8 files in OUT_DIR/export/, checked
+on the test set, with their size, latency and throughput, and the class-3 bias shift made on a SavedModel).
 """
 
 import argparse
@@ -31,6 +32,8 @@ from distiller.config import BEST_HPARAMS, Config, checked, quick, read_hparams
 from distiller.errors import DistillerError, exit_interrupted, raise_on_signals
 from distiller.stages import DEFAULT as DEFAULT_STAGES
 from distiller.stages import NAMES as STAGES
+
+HPARAMS = ("temperature", "lambda_", "kd_epochs", "views")  # Student2.0's settings a tune.py best.json may give
 
 
 def numbers(kind):
@@ -69,12 +72,15 @@ def parse_args(argv, prog=None):
                    help=f"T of the soft targets (default: from --hparams, else {d.temperature:g})")
     p.add_argument("--lambda", dest="lambda_", type=checked(float, 0, strict=False),
                    help=f"weight of the T^2-scaled soft-target term (default: from --hparams, else {d.lambda_:g})")
-    p.add_argument("--hparams", help=f"a tune.py best.json giving T and lambda (default {BEST_HPARAMS} if it exists)")
+    p.add_argument("--kd-epochs", dest="kd_epochs", type=checked(int, 0),
+                   help=f"Student2.0's epochs (default: from --hparams, else {d.kd_epochs})")
+    p.add_argument("--views", choices=("fixed", "consistent"),
+                   help=f"what Student2.0 is shown: fixed (the images) or consistent (a random shifted view per "
+                   f"step, taught by the teacher's logits for it) (default: from --hparams, else {d.views})")
+    p.add_argument("--hparams", help=f"a tune.py best.json giving Student2.0's T, lambda, epochs and views (tune.py "
+                   f"writes {BEST_HPARAMS}; default: config's, the search's best)")
     p.add_argument("--paper-teacher-epochs", type=checked(int, 0), default=d.paper_teacher_epochs,
                    help=f"epochs of the regularized teacher of the paper stage (default {d.paper_teacher_epochs})")
-    p.add_argument("--paper-teachers", type=checked(int, 0), default=d.paper_teachers,
-                   help="the paper teacher as the mean logits of this many regularized nets, trained from seeds "
-                   "seed, seed+1, ... on the same split; saved ones are reused (default 1)")
     p.add_argument("--distil-from", choices=("teacher", "paper"), default=d.distil_from,
                    help="the teacher of the fractions, widths and digits78 stages: teacher (make run's, default) or "
                    "paper (the paper stage's regularized teacher, trained first if not saved); their results go to "
@@ -98,7 +104,9 @@ def parse_args(argv, prog=None):
                    "digits (default: the bias with the fewest validation errors)")
     p.add_argument("--data-dir", default=d.data_dir, help="MNIST cache (default $DISTILLER_DATA_DIR or ~/.cache/distiller/mnist)")
     p.add_argument("--out-dir", default=d.out_dir, help=f"models, results.json and the report (default {d.out_dir})")
-    p.add_argument("--retrain", action="store_true", help="train a new teacher even if one is saved")
+    p.add_argument("--retrain", action="store_true", help="train a new Teacher even if one is saved")
+    p.add_argument("--retrain-paper-teacher", action="store_true",
+                   help="train a new paper teacher even if one is saved or committed (about an hour and a half)")
     p.add_argument("--quick", action="store_true",
                    help="a smoke test: 3,000 training images, 1,000 held out, 2 epochs, written to OUT_DIR/quick/ "
                    "(flags you give win over these)")
@@ -109,22 +117,25 @@ def parse_args(argv, prog=None):
     stages, is_quick = args.pop("stages") or list(DEFAULT_STAGES), args.pop("quick")
     if unknown := set(stages) - set(STAGES):
         p.error(f"unknown stage {', '.join(sorted(unknown))}; choose from {', '.join(STAGES)}")
-    args["temperature"], args["lambda_"] = resolve_hparams(args.pop("hparams"), args["temperature"], args["lambda_"])
+    values, from_file = resolve_hparams(args.pop("hparams"), {name: args[name] for name in HPARAMS})
+    args.update(values)
+    given |= from_file  # as if typed: --quick does not shorten a searched Student2.0
     config = Config(**args)
     return (quick(config, given) if is_quick else config), stages
 
 
-def resolve_hparams(path, temperature, lambda_):
-    """Flags win over a best.json, which wins over Config's defaults."""
-    if path is None and BEST_HPARAMS.is_file():
-        path = BEST_HPARAMS
-    if path is not None and (temperature is None or lambda_ is None):
-        found = read_hparams(path)
-        print(f"Student2.0 hyperparameters from {path}: T={found[0]:g}, lambda={found[1]:g}")
-        temperature = found[0] if temperature is None else temperature
-        lambda_ = found[1] if lambda_ is None else lambda_
+def resolve_hparams(path, typed):
+    """Student2.0's settings and the names taken from the best.json at `path`: the flags typed (`typed`: name ->
+    value, None when not typed) win over the file, which wins over Config's defaults (the search's best, fixed
+    there: a best.json is read only when named, so a run never depends on a file outside the repository)."""
+    found = read_hparams(path) if path is not None and any(value is None for value in typed.values()) else {}
+    found = {name: value for name, value in found.items() if typed.get(name) is None}
+    if found:
+        print(f"Student2.0 settings from {path}: " + ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                                                                for k, v in found.items()))
     d = Config()
-    return (d.temperature if temperature is None else temperature), (d.lambda_ if lambda_ is None else lambda_)
+    values = {name: value if value is not None else found.get(name, getattr(d, name)) for name, value in typed.items()}
+    return values, set(found)
 
 
 def main(argv=None, prog=None):
@@ -133,7 +144,10 @@ def main(argv=None, prog=None):
     raise_on_signals()
     try:
         config, stages = parse_args(argv, prog)
+        from distiller import report
         from distiller.experiments import run
+
+        report.commit()  # the code this run loaded, recorded with every result and model it writes
 
         started = time.perf_counter()
         print(run(config, [s for s in STAGES if s in stages]))

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from distiller import atomic, cache, models, report, resume, stages
+from distiller import atomic, cache, models, paper_teacher, report, resume, stages
 from distiller.data import load_mnist, preprocess, split_validation
 from distiller.errors import DistillerError, raise_if_interrupted
-from distiller.paper_teacher import get_paper_teacher
 
 
 @dataclasses.dataclass
@@ -53,6 +52,7 @@ class Context:
     data: Splits
     out: Path
     log: object = print
+    _targets: dict = dataclasses.field(default_factory=dict)
 
     @functools.cached_property
     def teacher_logits(self):
@@ -64,11 +64,19 @@ class Context:
     def paper_teacher(self):
         """The paper stage's regularized teacher: loaded, or trained (--retrain: anew) once per run, however
         many stages use it."""
-        return get_paper_teacher(self.config, self.data, self.out, self.log)
+        return paper_teacher.get_paper_teacher(self.config, self.data, self.out, self.log)
 
     @functools.cached_property
     def paper_teacher_logits(self):
         return cache.teacher_logits_for(self.paper_teacher, self.data, self.out / "teacher_logits")
+
+    def paper_targets(self, radius=0):
+        """The paper teacher's targets (paper_teacher.targets: its logits on the views, the images and the test
+        images), on the teacher averaged over the views within `radius` pixels; computed once per run."""
+        if radius not in self._targets:
+            self._targets[radius] = paper_teacher.targets(self.paper_teacher, self.data, self.out / "teacher_logits",
+                                                          radius, self.log)
+        return self._targets[radius]
 
     def transfer_logits(self):
         """The teacher of the stages with DISTIL_FROM: make run's, or with --distil-from paper the paper stage's."""

@@ -31,10 +31,10 @@ class Recipe:
 RECIPES = {
     # A net trained on labels: the Teacher, the Student, the paper teacher.
     "labels": Recipe(1, ("distiller.batches", "distiller.training", "distiller.models", "distiller.augment",
-                         "distiller.dropout"), "a8ab21ddb05f6fa4"),
+                         "distiller.dropout"), "fff873de6e3f1432"),
     # A student distilled from a teacher's logits.
     "distilled": Recipe(1, ("distiller.batches", "distiller.training", "distiller.models", "distiller.distiller",
-                            "distiller.losses", "distiller.augment"), "18338c2cbab97eeb"),
+                            "distiller.losses", "distiller.augment"), "ba5222a2a850fe2d"),
     # Student2.0(-3) with the bias of output 3 raised (class 3).
     "bias_shift": Recipe(1, ("distiller.class3",), "83cafd82cf990b4a"),
     # A teacher's logits, on the images or on their 25 shifted views.

@@ -69,10 +69,3 @@ def paper_teacher(hidden_units=TEACHER_UNITS, max_norm=4.0, name="paper_teacher"
                    HashedDropout(0.5)]
     layers.append(keras.layers.Dense(NUM_CLASSES, kernel_constraint=constraint, name="logits"))
     return keras.Sequential(layers, name=name)
-
-
-def ensemble(members, name="ensemble"):
-    """One model whose logits are the mean of its members' logits (each member a differently named model):
-    the paper's route to a better teacher. Its softmax is the renormalized geometric mean of theirs."""
-    pixels = keras.Input((INPUT_DIM,), name="pixels")
-    return keras.Model(pixels, keras.layers.Average(name="logits")([member(pixels) for member in members]), name=name)

@@ -1,67 +1,77 @@
-"""The paper's regularized teacher (jitter, dropout, max-norm), trained once and saved: the paper stage
-distils from it, and so do consistent, and fractions, widths and digits78 with --distil-from paper.
+"""The paper's regularized teacher (models.paper_teacher: 2-pixel jitter, dropout, max-norm), its one recipe:
+config.paper_teacher_epochs epochs from the weights seed config.seed. Make run's Student2.0, the paper and
+consistent stages, and fractions, widths and digits78 with --distil-from paper distil from it.
 
-With --paper-teachers N it is an ensemble (the paper's route to a better teacher): N such nets trained from
-seeds seed, seed+1, ... on the same split, their logits averaged. Each member is a file of its own, so a
-run with N+1 members trains only the new one."""
+It trains for about an hour and a half on 2 cores, so it is committed (saved_models/paper_teacher.keras, with its
+key, file digest and the command that made it in paper_teacher.json). A run reuses the one in its output folder,
+else the committed one, when its key matches this run's (split, data, settings, training code) and its file its
+digest; otherwise it trains a new one, saying why in one line. --retrain-paper-teacher trains it anew."""
 
 import dataclasses
 import shutil
+from pathlib import Path
 
 import keras
 
-from distiller import models, resume
+from distiller import augment, cache, keys, models, resume
 from distiller.evaluate import count_errors, predictions
 from distiller.stages.shared import save_model, saved_model
 from distiller.training import key, logits, train_on_labels
 
+NAME = "paper_teacher"
+COMMITTED = Path(__file__).resolve().parents[1] / "saved_models"  # where the committed teacher lies
+MODEL = "paper teacher 1200-1200: jitter, dropout, max-norm"
+
+
+def paper_teacher_key(config, data):
+    """Its key: the paper teacher's epochs, the weights seed, the split and data, the code (keys.RECIPES)."""
+    settings = dataclasses.replace(config, epochs=config.paper_teacher_epochs)
+    return key(settings, data.train, config.seed, model=MODEL)
+
 
 def get_paper_teacher(config, data, out, log=print):
-    members = [get_member(config, data, out, i, log) for i in range(config.paper_teachers)]
-    if len(members) == 1:
-        return members[0]
-    teacher = models.ensemble(members, "paper_teacher_ensemble")
-    val_errors = count_errors(predictions(logits(teacher, data.val[0])), data.val[1])
-    log(f"Paper teacher: the mean of {len(members)} nets' logits, {val_errors} validation errors")
-    return teacher
-
-
-def member_name(i):
-    """Member 0 keeps the single teacher's name (and file), so an ensemble reuses an existing paper teacher."""
-    return "paper_teacher" if i == 0 else f"paper_teacher_{i + 1}"
-
-
-def saved_members(out):
-    """The .keras files of the paper teacher's nets saved in `out`, in order (member 1, 2, ... while they exist)."""
-    paths = []
-    while (out / f"{member_name(len(paths))}.keras").exists():
-        paths.append(out / f"{member_name(len(paths))}.keras")
-    return paths
-
-
-def member_key(config, data, i):
-    """The key of net i: the paper teacher's epochs, its own weights seed, the split and data, the code."""
-    settings = dataclasses.replace(config, epochs=config.paper_teacher_epochs)
-    return key(settings, data.train, config.seed + i, model="paper teacher 1200-1200: jitter, dropout, max-norm")
-
-
-def get_member(config, data, out, i, log):
-    name, artifact_key = member_name(i), member_key(config, data, i)
-    backup = out / resume.BACKUPS / name
-    label = "Paper teacher" + (f" {i + 1} of {config.paper_teachers}" if config.paper_teachers > 1 else "")
-    teacher = None if config.retrain else saved_model(out, name, artifact_key, label, log)
+    """The paper teacher of this run: saved (in `out`, else committed) under this run's key, or trained now."""
+    artifact_key, backup = paper_teacher_key(config, data), out / resume.BACKUPS / NAME
+    teacher = None if config.retrain_paper_teacher else saved(config, data, out, log)
     if teacher is not None:
         shutil.rmtree(backup, ignore_errors=True)  # left by a kill between the save and its removal
         return teacher
-    log(f"{label}: 1200-1200 with jitter, dropout and max-norm, {config.paper_teacher_epochs} epochs")
-    keras.utils.set_random_seed(config.seed + i)  # the same split for every member, other weights and streams
-    teacher = models.paper_teacher(name=name)
+    log(f"Paper teacher: 1200-1200 with jitter, dropout and max-norm, {config.paper_teacher_epochs} epochs "
+        "(about an hour and a half on 2 cores; a kill resumes from the last epoch)")
+    keras.utils.set_random_seed(config.seed)
+    teacher = models.paper_teacher(name=NAME)
     # More epochs than the plain nets: dropout and jitter slow learning.
     settings = dataclasses.replace(config, epochs=config.paper_teacher_epochs)
-    history = train_on_labels(teacher, data.train, data.val, settings, backup_dir=backup, name=label.lower(),
-                              seed=config.seed + i, artifact_key=artifact_key)
-    record = {"weights_seed": config.seed + i, "seconds": round(history.seconds),
+    history = train_on_labels(teacher, data.train, data.val, settings, backup_dir=backup, name="paper teacher",
+                              artifact_key=artifact_key)
+    record = {"weights_seed": config.seed, "seconds": round(history.seconds),
               "val_errors": count_errors(predictions(logits(teacher, data.val[0])), data.val[1])}
-    save_model(teacher, out, name, settings, record, artifact_key)
+    save_model(teacher, out, NAME, settings, record, artifact_key)
     shutil.rmtree(backup, ignore_errors=True)
     return teacher
+
+
+def saved(config, data, out, log=print):
+    """The paper teacher saved in `out` (else the committed one) if made as this run's would be; else None, with
+    one line on why ("... was made on a training subset of None, this run uses a training subset of 3000")."""
+    folder = out if (out / f"{NAME}.keras").exists() else COMMITTED
+    return saved_model(folder, NAME, paper_teacher_key(config, data), "Paper teacher", log)
+
+
+def targets(teacher, data, cache_dir, radius=0, log=print):
+    """What the paper teacher teaches: "views", its logits for the 25 shifted views of every training image (with
+    the validation images' logits: the pair a consistent student distils from); "fixed", (its logits on the
+    training images, on the validation images); "test", on the test images; "teacher_id", its name in keys. With
+    radius r > 0, each is the teacher's mean over the views within r pixels (cache.view_logits)."""
+    log("Paper teacher: logits for the 25 shifted views of every training image (cached)"
+        + (f", each the mean over the {(2 * radius + 1) ** 2} views around it" if radius else ""))
+    views = cache.view_logits(teacher, data.train[0], cache_dir, radius)
+    if radius:  # the central view's mean is the averaged teacher's logits on the image itself
+        fixed = (views[:, augment.CENTER], cache.mean_view_logits(teacher, data.val[0], radius))
+        test = cache.mean_view_logits(teacher, data.test[0], radius)
+    else:
+        fixed, test = cache.teacher_logits_for(teacher, data, cache_dir), logits(teacher, data.test[0])
+    # Validation is on the unshifted images: fixed[1] for every distilled row. Rows trained without the teacher
+    # but measured against it are keyed by teacher_id: another averaging, another teacher.
+    teacher_id = keys.weights_digest(teacher)[:8] + (f"-r{radius}" if radius else "")
+    return {"fixed": fixed, "views": (views, fixed[1]), "test": test, "teacher_id": teacher_id}

@@ -7,6 +7,7 @@ stage's (distiller/stages/); what every section shares is here.
 
 import dataclasses
 import datetime
+import functools
 import json
 import os
 import platform
@@ -60,9 +61,11 @@ def command_line():
     return shlex.join([*command, *map(relative, sys.argv[1:])])
 
 
+@functools.cache
 def commit():
     """The code's git commit, "+ local changes" when the checkout's code (the package, train.py, tune.py,
-    pyproject.toml; not tests or docs) differs from it; None outside a git checkout (an installed package)."""
+    pyproject.toml; not tests or docs) differs from it; None outside a git checkout (an installed package).
+    Read once per process (cli.main reads it at the start): the code a run loaded, not the checkout an hour later."""
     root = Path(__file__).resolve().parents[1]
     git = lambda *args: subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=False)
     head = git("rev-parse", "--short=12", "HEAD")

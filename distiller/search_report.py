@@ -1,4 +1,4 @@
-"""tune.py's report: every trial of the lambda x T search, best first, and its two plots."""
+"""tune.py's report: every trial of the search, best first, and its two plots."""
 
 import numpy as np
 
@@ -11,20 +11,22 @@ def render(rows, best, meta):
     errors = lambda accuracy: round((1 - accuracy) * val_size)
     hurt = sorted({(r["lambda_"], r["temperature"]) for r in rows if r["lambda_"] > 0 and r["val_accuracy"] < plain})
     lines = [
-        "# Search of lambda and T (validation split only)", "",
+        "# Search of Student2.0's T, lambda, epochs and views (validation split only)", "",
         (f"_{meta['date']}, {meta['machine']}; `{meta['command']}`: {meta['tuner']} tuner, {len(rows)} trials, "
-        f"{meta['epochs']} epochs per trial, seed {meta['seed']}, {meta['seconds']:.0f} s of wall time._"), "",
-        (f"Best: T = {best['temperature']:g}, lambda = {best['lambda_']:g}: validation accuracy "
+        f"seed {meta['seed']}, {meta['seconds']:.0f} s of wall time._"), "",
+        (f"Best: T = {best['temperature']:g}, lambda = {best['lambda_']:g}, {best['epochs']} epochs, "
+        f"{best['views']} views: validation accuracy "
         f"{100 * best['val_accuracy']:.2f}% ({errors(best['val_accuracy'])} errors of {val_size}) against "
         f"{100 * plain:.2f}% ({errors(plain)} errors) for the plain Student trained {meta['epochs']} epochs "
         f"from the same initial weights: a gain of {errors(plain) - errors(best['val_accuracy'])} errors."), "",
         "Distillation hurt (lambda > 0, below the plain Student) at (lambda, T): "
         + (", ".join(f"({lam:g}, {t:g})" for lam, t in hurt) or "nowhere among these trials") + ".", "",
-        "| trial | T | lambda | val accuracy | val errors | epochs | best epoch | seconds |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| trial | T | lambda | views | val accuracy | val errors | epochs | best epoch | seconds |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        lines.append(f"| {r['trial']} | {r['temperature']:g} | {r['lambda_']:g} | {100 * r['val_accuracy']:.2f}% | "
+        lines.append(f"| {r['trial']} | {r['temperature']:g} | {r['lambda_']:g} | {r.get('views', 'fixed')} | "
+                     f"{100 * r['val_accuracy']:.2f}% | "
                      f"{errors(r['val_accuracy'])} | {r['epochs']} | {r['best_epoch']} | {r['seconds']} |")
     lines += ["", "![validation accuracy against T](accuracy_vs_temperature.png)", "",
               "![lambda x T heatmap](heatmap.png)", ""]

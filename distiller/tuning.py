@@ -1,5 +1,8 @@
-"""keras-tuner's search of lambda and T for Student2.0, scored on validation accuracy only."""
+"""keras-tuner's search of Student2.0's T, lambda, epochs and views, scored on validation accuracy only.
 
+By default against the paper teacher, the teacher make run's Student2.0 learns from."""
+
+import dataclasses
 import datetime
 import time
 from pathlib import Path
@@ -8,7 +11,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from distiller import atomic, cache, keys, models, report, search_report
+from distiller import atomic, cache, keys, models, paper_teacher, report, search_report
 from distiller.batches import EpochOrder
 from distiller.distiller import Distiller
 from distiller.errors import DistillerError, deferred
@@ -16,27 +19,38 @@ from distiller.experiments import prepare_data
 from distiller.progress import ProgressBar
 from distiller.training import TRAINING_SETTINGS, adam_with_cosine_decay, key, train_on_labels
 
-# Wide enough to hold the paper's T = 20 and to show where distillation stops helping;
-# lambda = 10 lets the soft term dominate. lambda = 0 is left out: it is the plain Student at
-# every T, trained once beside the search (plain_student_accuracy) as the bar to beat.
-TEMPERATURES = [1.0, 2.0, 3.0, 5.0, 8.0, 12.0, 20.0, 30.0, 50.0]
-LAMBDAS = [0.1, 0.3, 1.0, 3.0, 10.0]
+# The search space, fixed before the search whose best trial is in config (written 2026-12-02, before it ran).
+# T: wide enough to hold the paper's T = 20 and to show where distillation stops helping; lambda = 10 lets the soft
+# term dominate; lambda = 0 is left out: it is the plain Student at every T, trained once beside the search
+# (plain_student_accuracy) as the bar to beat. Epochs: make run trains Student2.0, its jittered control and
+# Student2.0(-3) for these, within its 20 minutes on 2 cores (30 would pass them on a processor without AVX-512).
+# Views: "consistent", a random shifted view of each image at every step, taught by the teacher's logits for that
+# view (Beyer et al. 2022); "fixed", the images themselves.
+TEMPERATURES = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0]
+LAMBDAS = [0.3, 1.0, 3.0, 10.0]
+EPOCHS = [10, 20]
+VIEWS = ["fixed", "consistent"]
 OBJECTIVE = kt.Objective("val_accuracy", direction="max")
+TARGETS = {"fixed": "teacher_logits", "consistent": "view_logits"}  # the Distiller's input of each kind of views
 
 
 class DistillationHyperModel(kt.HyperModel):
-    """A fresh Student inside a Distiller per trial; the teacher's logits come with the data."""
+    """A fresh Student inside a Distiller per trial; the teacher's logits (on the images and on their 25 views)
+    come with the data. `epochs` and `views`: the choices searched (one value: fixed)."""
 
-    def __init__(self, config, train_size):
+    def __init__(self, config, train_size, epochs=EPOCHS, views=VIEWS):
         super().__init__(name="student_kd")
-        self.config, self.train_size = config, train_size
+        self.config, self.train_size, self.epochs, self.views = config, train_size, list(epochs), list(views)
 
     def build(self, hp):
         keras.utils.set_random_seed(self.config.seed)  # every trial starts from the same weights
         distiller = Distiller(models.student())
-        # Compiled here, not by the tuner: a Distiller's compile takes temperature and lambda_.
+        epochs = hp.Choice("epochs", self.epochs)
+        views = hp.Choice("views", self.views)
+        # Compiled here, not by the tuner: a Distiller's compile takes temperature and lambda_, and the cosine
+        # schedule spans the trial's epochs.
         distiller.compile(
-            optimizer=adam_with_cosine_decay(self.config, self.train_size),
+            optimizer=adam_with_cosine_decay(dataclasses.replace(self.config, epochs=epochs), self.train_size),
             metrics=["accuracy"],
             temperature=hp.Choice("temperature", TEMPERATURES),
             lambda_=hp.Choice("lambda_", LAMBDAS),
@@ -44,11 +58,15 @@ class DistillationHyperModel(kt.HyperModel):
             steps_per_execution=self.config.steps_per_execution,
         )
         # Built on a dummy batch, so that get_best_models() can load the saved weights.
-        distiller({"pixels": np.zeros((1, models.INPUT_DIM), np.float32),
-                   "teacher_logits": np.zeros((1, models.NUM_CLASSES), np.float32)})
+        shape = (1, 25, models.NUM_CLASSES) if views == "consistent" else (1, models.NUM_CLASSES)
+        distiller({"pixels": np.zeros((1, models.INPUT_DIM), np.float32), TARGETS[views]: np.zeros(shape, np.float32)})
         return distiller
 
     def fit(self, hp, model, x, y, batch_size, callbacks=(), **kwargs):
+        # The trial's targets: the teacher's logits on the images or on their views (validation: on the images).
+        x = {"pixels": x["pixels"], TARGETS[hp.values["views"]]: x[TARGETS[hp.values["views"]]]}
+        if "tuner/epochs" not in hp.values:  # Hyperband budgets the epochs itself
+            kwargs["epochs"] = hp.values["epochs"]
         # A new batch order every epoch, the same in every trial (batches.EpochOrder): made here, per trial,
         # since keras-tuner deep-copies the callbacks it is given.
         order = EpochOrder(x, y, batch_size, self.config.seed)
@@ -81,10 +99,11 @@ def make_tuner(kind, hypermodel, trials, epochs, seed, directory, project, overw
     return cls(hypermodel, max_trials=trials, **common)
 
 
-def search(tuner, data, teacher_logits, config, epochs, log_dir, verbose="auto"):
+def search(tuner, data, targets, config, epochs, log_dir, verbose="auto"):
+    """`targets`: the teacher's (logits on the training images, on their views, on the validation images)."""
     tuner.search(
-        {"pixels": data.train[0], "teacher_logits": teacher_logits[0]}, data.train[1],
-        validation_data=({"pixels": data.val[0], "teacher_logits": teacher_logits[1]}, data.val[1]),
+        {"pixels": data.train[0], "teacher_logits": targets[0], "view_logits": targets[1]}, data.train[1],
+        validation_data=({"pixels": data.val[0], "teacher_logits": targets[2]}, data.val[1]),
         epochs=epochs, batch_size=config.batch_size, verbose=verbose,
         # keras-tuner gives each trial its own log dir with its hyperparameters (HParams dashboard).
         callbacks=[keras.callbacks.TensorBoard(str(log_dir)), ProgressBar()],
@@ -103,8 +122,9 @@ def trial_rows(tuner, epochs):
             "trial": trial.trial_id,
             "temperature": values["temperature"],
             "lambda_": values["lambda_"],
+            "views": values.get("views", "fixed"),
             "val_accuracy": trial.score,
-            "epochs": values.get("tuner/epochs", epochs),  # Hyperband gives trials fewer epochs
+            "epochs": values.get("tuner/epochs", values.get("epochs", epochs)),  # Hyperband gives trials fewer
             "best_epoch": trial.best_step + 1,
             "seconds": atomic.read_json(seconds_file, {}).get("seconds"),
         })
@@ -132,48 +152,61 @@ def plain_student_accuracy(config, data, directory, log=print):
 
 def best_hyperparameters(rows, plain_accuracy):
     best = rows[0]
-    return {"temperature": best["temperature"], "lambda_": best["lambda_"], "val_accuracy": best["val_accuracy"],
-            "plain_student_val_accuracy": plain_accuracy, "trial": best["trial"], "epochs": best["epochs"]}
+    return {"temperature": best["temperature"], "lambda_": best["lambda_"], "epochs": best["epochs"],
+            "views": best["views"], "val_accuracy": best["val_accuracy"],
+            "plain_student_val_accuracy": plain_accuracy, "trial": best["trial"]}
 
 
 def teacher_and_data(config, teacher_path=None, log=print):
-    """The saved teacher (default: OUT_DIR/teacher.keras), the splits, and the teacher's logits on them
-    (from the on-disk cache)."""
+    """The splits, and the teacher's logits on them: (on the training images, on their 25 views, on the validation
+    images), from the on-disk cache. The teacher: the saved model at `teacher_path`, by default the paper teacher
+    (OUT_DIR's, else the committed one) if it was made on this search's split and data."""
     out = Path(config.out_dir)
-    teacher = models.load(teacher_path or out / "teacher.keras", "teacher")
     data = prepare_data(config, log)
-    return data, cache.teacher_logits_for(teacher, data, out / "teacher_logits")
+    if teacher_path is not None:
+        teacher = models.load(teacher_path, "teacher")
+    else:
+        teacher = paper_teacher.saved(config, data, out, log)
+        if teacher is None:
+            raise DistillerError(f"no saved paper teacher made on this search's split and data (in {out}/ or "
+                                 f"{paper_teacher.COMMITTED}/): run `make run` (it trains one if none is committed), "
+                                 "or pass --teacher with a saved teacher")
+    fixed = cache.teacher_logits_for(teacher, data, out / "teacher_logits")
+    return data, (fixed[0], cache.view_logits(teacher, data.train[0], out / "teacher_logits"), fixed[1])
 
 
 def run(config, kind, trials, directory, project="search", overwrite=False, role=None, started=None, teacher=None,
-        log=print):
+        epochs=EPOCHS, views=VIEWS, log=print):
     """Search, then write the report; `role` is "chief" or "worker" inside a distributed search.
 
-    config.epochs is the epochs per trial; `started` is the perf_counter() at which the search began.
-    `teacher` is the saved teacher's path (default OUT_DIR/teacher.keras).
-    Returns the report's Markdown (None for a chief or a worker).
+    `epochs` and `views`: the choices searched; config.epochs is the plain Student's epochs (the bar), and `started`
+    is the perf_counter() at which the search began. `teacher` is the saved teacher's path (default: the paper
+    teacher). Returns the report's Markdown (None for a chief or a worker).
     """
     start = started or time.perf_counter()
     if role == "chief":  # serves trials to the workers; needs no data
-        make_tuner(kind, DistillationHyperModel(config, 1), trials, config.epochs, config.seed, directory,
-                   project).search()
+        make_tuner(kind, DistillationHyperModel(config, 1, epochs, views), trials, max(epochs), config.seed,
+                   directory, project).search()
         return None
-    data, logits = teacher_and_data(config, teacher, log)
-    overwrite = overwrite or not same_search(config, data, logits, kind, Path(directory) / project, role, log)
-    hypermodel = DistillationHyperModel(config, len(data.train[0]))
-    tuner = make_tuner(kind, hypermodel, trials, config.epochs, config.seed, directory, project, overwrite)
-    search(tuner, data, logits, config, config.epochs, Path(directory) / project / "tensorboard")
+    data, targets = teacher_and_data(config, teacher, log)
+    overwrite = overwrite or not same_search(config, data, targets, kind, (epochs, views), Path(directory) / project,
+                                             role, log)
+    hypermodel = DistillationHyperModel(config, len(data.train[0]), epochs, views)
+    tuner = make_tuner(kind, hypermodel, trials, max(epochs), config.seed, directory, project, overwrite)
+    search(tuner, data, targets, config, max(epochs), Path(directory) / project / "tensorboard")
     if role == "worker":
         return None
     return write_report(config, tuner, data, kind, directory, project, time.perf_counter() - start, log)
 
 
-def same_search(config, data, logits, kind, folder, role, log=print):
+def same_search(config, data, targets, kind, space, folder, role, log=print):
     """Whether the trials in `folder` were made by this search (keys.key: its settings, split, data, teacher and
     code); if not, the search starts afresh with one line saying why. The key is written for the next run. A
     worker of a distributed search only writes it (its chief's project is shared)."""
-    wanted = keys.key("distilled", {"tuner": kind, **{name: getattr(config, name) for name in TRAINING_SETTINGS}},
-                      config, [*data.train], [keys.array_digest(logits[0])])
+    settings = {name: getattr(config, name) for name in TRAINING_SETTINGS}
+    space = {"temperature": TEMPERATURES, "lambda_": LAMBDAS, "epochs": list(space[0]), "views": list(space[1])}
+    wanted = keys.key("distilled", {"tuner": kind, **settings, "space": space}, config, [*data.train],
+                      [keys.array_digest(targets[0])])
     path = folder / "search_key.json"
     stored = atomic.read_json(path, None)
     why = None if role == "worker" or not (folder / "oracle.json").exists() else keys.difference(stored, wanted)

@@ -38,6 +38,24 @@ def tiny_splits(test_labels=None, sizes=(600, 300, 300)):
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def plant_paper_teacher(config, data, out, units=(16,), seed=0, fit=False):
+    """A small stand-in for the paper teacher, saved in `out` under the key a run of `config` on `data` asks for
+    (without it a run trains the real one, of config.paper_teacher_epochs). Returns it."""
+    import keras
+
+    from distiller import models
+    from distiller.paper_teacher import paper_teacher_key
+    from distiller.stages.shared import save_model
+    from distiller.training import train_on_labels
+
+    keras.utils.set_random_seed(seed)
+    teacher = models.mlp(units, "paper_teacher")
+    if fit:
+        train_on_labels(teacher, data.train, data.val, config, verbose=0)
+    save_model(teacher, Path(out), "paper_teacher", config, {}, paper_teacher_key(config, data))
+    return teacher
+
+
 def train(*args, cwd=ROOT):
     """train.py as a user runs it, in a process of its own."""
     return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=cwd, capture_output=True, text=True,

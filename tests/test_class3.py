@@ -7,9 +7,10 @@ import pytest
 from distiller import class3, models
 from distiller.config import Config
 from distiller.evaluate import summary
+from distiller.experiments import Context
 from distiller.stages.class3 import run_class3
 from distiller.training import logits
-from tests.conftest import tiny_splits
+from tests.conftest import plant_paper_teacher, tiny_splits
 
 
 def test_transfer_set_has_no_3_and_keeps_everything_else():
@@ -53,21 +54,19 @@ def test_bias_rules():
 
 @pytest.fixture
 def setup(tmp_path):
+    config = Config(out_dir=str(tmp_path), epochs=1, kd_epochs=1, batch_size=64, bias_step=0.5, bias_max=4.0)
+    plant_paper_teacher(config, tiny_splits(), tmp_path)  # what Student2.0 and Student2.0(-3) learn from
     keras.utils.set_random_seed(0)
-    teacher, student_kd = models.teacher(), models.student()
-    student_kd.save(tmp_path / "student_kd.keras")
-    config = Config(out_dir=str(tmp_path), epochs=1, batch_size=64, bias_step=0.5, bias_max=4.0)
-    return config, teacher
+    models.student().save(tmp_path / "student_kd.keras")  # without a key: class3 distils a new one
+    return config
 
 
 def test_bias_chosen_without_test_labels_and_saved_model_reproduces_counts(setup, tmp_path):
-    config, teacher = setup
-    data = tiny_splits()
-    teacher_logits = (logits(teacher, data.train[0]), logits(teacher, data.val[0]))
-    first = run_class3(config, data, teacher_logits, tmp_path, log=lambda *_: None)
+    config, quiet = setup, lambda *_: None
+    first = run_class3(Context(config, tiny_splits(), tmp_path, quiet))
 
     shuffled = tiny_splits(test_labels=lambda y: np.random.default_rng(9).permutation(y))
-    second = run_class3(config, shuffled, teacher_logits, tmp_path, log=lambda *_: None)
+    second = run_class3(Context(config, shuffled, tmp_path, quiet))
     assert second["bias"] == first["bias"] and second["curve"] == first["curve"]
     assert second["records"]["shifted"]["errors"] != first["records"]["shifted"]["errors"]  # test labels did change
 

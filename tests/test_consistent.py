@@ -12,6 +12,7 @@ from distiller.config import Config
 from distiller.distiller import Distiller
 from distiller.experiments import Splits
 from distiller.training import distil, logits, train_on_labels
+from tests.conftest import plant_paper_teacher
 
 CONFIG = Config(epochs=6, batch_size=32, learning_rate=3e-3, jit_compile=False, steps_per_execution=1)
 
@@ -117,16 +118,11 @@ def test_evaluation_with_view_logits_uses_the_unshifted_view():
 def test_the_consistent_stage_chooses_epochs_on_validation_and_pairs_its_rows(tmp_path):
     from distiller import resume
     from distiller.experiments import Context
-    from distiller.paper_teacher import member_key
     from distiller.stages import consistent
-    from distiller.stages.shared import save_model
 
     config = dataclasses.replace(CONFIG, out_dir=str(tmp_path), consistent_epochs=(1, 2), consistent_widths=(8,))
-    keras.utils.set_random_seed(0)
     data = blocks()
-    teacher = models.mlp((64,), "paper_teacher")  # stands in for the paper stage's saved teacher, under its key
-    train_on_labels(teacher, data.train, data.val, config, verbose=0)
-    save_model(teacher, tmp_path, "paper_teacher", config, {}, member_key(config, data, 0))
+    plant_paper_teacher(config, data, tmp_path, units=(64,), fit=True)
     lines = []
     result = consistent.run(Context(config, data, tmp_path, log=lines.append), resume.Units(tmp_path, "consistent"))
     assert any(line.startswith("Paper teacher: reusing") for line in lines), lines  # the stand-in, not a new one
@@ -155,7 +151,8 @@ def test_retrain_trains_the_paper_teacher_once_for_every_stage_that_uses_it(tmp_
     from distiller import experiments
 
     monkeypatch.setattr(models, "paper_teacher", lambda name="paper_teacher": models.mlp((16,), name))  # small stand-in
-    config = dataclasses.replace(CONFIG, out_dir=str(tmp_path), retrain=True, paper_teacher_epochs=1, epochs=1,
+    config = dataclasses.replace(CONFIG, out_dir=str(tmp_path), retrain_paper_teacher=True, paper_teacher_epochs=1,
+                                 epochs=1,
                                  temperature=20.0, consistent_epochs=(1,), consistent_widths=(8,))
     lines = []
     experiments.run_stages(experiments.Context(config, blocks((200, 100)), tmp_path, lines.append),
@@ -169,9 +166,7 @@ def test_another_teacher_reruns_every_row_even_those_trained_without_it(tmp_path
     must not be reused for a new one."""
     from distiller import resume
     from distiller.experiments import Context
-    from distiller.paper_teacher import member_key
     from distiller.stages import consistent
-    from distiller.stages.shared import save_model
 
     trained = []
     train = consistent.Runs.train
@@ -182,9 +177,7 @@ def test_another_teacher_reruns_every_row_even_those_trained_without_it(tmp_path
     data = blocks((200, 100))
 
     def run_with_teacher(seed, views=1):
-        keras.utils.set_random_seed(seed)  # a stand-in net, saved under the key the stage asks for
-        save_model(models.mlp((16,), "paper_teacher"), tmp_path, "paper_teacher", config, {},
-                   member_key(config, data, 0))
+        plant_paper_teacher(config, data, tmp_path, seed=seed)  # a stand-in net, under the key the stage asks for
         trained.clear()
         consistent.run(Context(dataclasses.replace(config, consistent_teacher_views=views), data, tmp_path,
                                log=lambda *_: None), resume.Units(tmp_path, "consistent", keep=True))

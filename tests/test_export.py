@@ -11,21 +11,17 @@ import pytest
 
 from distiller import atomic, deploy, models
 from distiller.errors import DistillerError
-from distiller.paper_teacher import member_name
 from distiller.stages import export
-from distiller.stages.export import CHECKED, ENSEMBLE, FORMATS, MODELS
+from distiller.stages.export import CHECKED, FORMATS, MODELS
 from tests.conftest import tiny_splits, train
 
 
 @pytest.fixture(scope="module")
 def exported(quick_run, tmp_path_factory):
-    """(the output folder, results.json, stdout) after `train.py --quick --out-dir OUT export` on a copy, to
-    which a paper teacher of two (untrained) nets was added, as `--paper-teachers 2 paper` saves them."""
+    """(the output folder, results.json, stdout) after `train.py --quick --out-dir OUT export` on a copy of a
+    quick run's folder (with its paper teacher)."""
     out = tmp_path_factory.mktemp("export") / "quick"
     shutil.copytree(quick_run[0], out)
-    for i in range(2):
-        keras.utils.set_random_seed(i)
-        models.paper_teacher(name=member_name(i)).save(out / f"{member_name(i)}.keras")
     before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.keras")}
     done = train("--quick", "--out-dir", str(out), "export", cwd=out.parent)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -40,11 +36,11 @@ def inputs():
 def test_every_model_is_exported_in_every_format(exported):
     out, results, stdout = exported
     section = results["export"]["result"]
-    assert list(section["models"]) == [*MODELS, "paper_teacher", ENSEMBLE]
+    assert list(section["models"]) == [*MODELS, "paper_teacher"]
     assert "Epoch 1/" not in stdout  # nothing was trained
     for name, row in section["models"].items():
         if name not in MODELS:
-            continue  # no record of their errors: test_the_paper_teachers_ensemble_is_exported_as_one_model
+            continue  # no record of its test errors: test_the_paper_teacher_is_exported_from_the_runs_folder
         keras_errors = json.loads((out / f"{name}.json").read_text())["record"]["errors"]
         assert row["formats"]["SavedModel"]["errors"] == keras_errors
         assert row["formats"]["LiteRT float32"]["errors"] == keras_errors
@@ -69,15 +65,13 @@ def test_exports_compute_what_the_keras_model_computes(exported):
             out / "export" / f"{name}.tflite").stat().st_size
 
 
-def test_the_paper_teachers_ensemble_is_exported_as_one_model(exported):
+def test_the_paper_teacher_is_exported_from_the_runs_folder(exported):
     out, results, _ = exported
     x, rows = inputs(), results["export"]["result"]["models"]
-    nets = [models.load(out / f"{member_name(i)}.keras")(x).numpy() for i in range(2)]
-    np.testing.assert_allclose(deploy.SavedModel(out / "export" / ENSEMBLE)(x), np.mean(nets, 0), atol=1e-5)
-    np.testing.assert_allclose(deploy.SavedModel(out / "export" / "paper_teacher")(x), nets[0], atol=1e-5)
-    assert rows[ENSEMBLE]["title"] == "Teacher of the paper stage: the mean of 2 nets"
-    assert rows[ENSEMBLE]["parameters"] == 2 * rows["paper_teacher"]["parameters"]
-    assert "the mean of 2 nets | LiteRT int8 |" in (out / "results.md").read_text()
+    expected = models.load(out / "paper_teacher.keras")(x).numpy()  # the quick run's, not the committed one
+    np.testing.assert_allclose(deploy.SavedModel(out / "export" / "paper_teacher")(x), expected, atol=1e-5)
+    assert rows["paper_teacher"]["title"] == "Paper teacher"
+    assert "| Paper teacher | LiteRT int8 |" in (out / "results.md").read_text()
 
 
 def test_the_bias_shift_on_a_saved_model_equals_the_keras_shift(exported):
@@ -152,6 +146,6 @@ def test_a_wrong_export_stops_the_stage_before_the_next_file_is_made(tmp_path, m
         monkeypatch.setattr(deploy, "LiteRT", SwappedLiteRT)
     ctx = SimpleNamespace(data=tiny_splits(), out=tmp_path, log=lambda *args: None)
     with pytest.raises(DistillerError, match=rf"^the {fmt} export of tiny differs from the Keras model by "):
-        export.export_model(ctx, "tiny", [tmp_path / "tiny.keras"], tmp_path / "export")
+        export.export_model(ctx, "tiny", tmp_path / "tiny.keras", tmp_path / "export")
     made = sorted(p.name for p in (tmp_path / "export").iterdir())
     assert made == (["tiny"] if fmt == "SavedModel" else ["tiny", "tiny.tflite"])

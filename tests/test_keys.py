@@ -12,7 +12,7 @@ from distiller import cache, keys, models, resume
 from distiller.config import Config
 from distiller.experiments import Context
 from distiller.stages import class3, students, teacher
-from tests.conftest import tiny_splits
+from tests.conftest import plant_paper_teacher, tiny_splits
 
 CONFIG = Config(epochs=1, batch_size=64, steps_per_execution=1, jit_compile=False)
 
@@ -87,14 +87,16 @@ def test_a_model_without_a_key_is_not_reused(tmp_path):
 
 def test_class3_retrains_a_student_kd_distilled_at_another_temperature(tmp_path):
     data, lines = tiny_splits(), []
-    config = dataclasses.replace(CONFIG, bias_max=1.0, bias_step=0.5)
+    config = dataclasses.replace(CONFIG, bias_max=1.0, bias_step=0.5, kd_epochs=1)
     run_teacher(config, data, tmp_path, lines)
-    ctx = Context(config, data, tmp_path, lines.append)
-    students.train_students(dataclasses.replace(config, temperature=7.0), data, ctx.teacher_logits, tmp_path)
+    plant_paper_teacher(config, data, tmp_path)
+    students.train_students(Context(dataclasses.replace(config, temperature=7.0), data, tmp_path, lines.append))
     lines.clear()
+    ctx = Context(config, data, tmp_path, lines.append)
     result = class3.run(ctx, resume.UNRECORDED)
-    assert any("student_kd.keras was made with temperature=7.0 (this run: 12.0)" in line for line in lines), lines
-    wanted = students.student_key(config, data, config.seed, ctx.teacher_logits)
+    assert any(f"student_kd.keras was made with temperature=7.0 (this run: {config.temperature})" in line
+               for line in lines), lines
+    wanted = students.row_key(students.row(ctx, "student_kd"), data, config.seed)
     assert result["records"]["student_kd"]["key"] == keys.digest(wanted)
     assert json.loads((tmp_path / "student_kd.json").read_text())["key"] == wanted
 

@@ -17,8 +17,9 @@ from distiller.config import Config
 from distiller.progress import ProgressBar
 from tests.conftest import ROOT, tiny_splits
 
-STAGES = ("teacher", "students", "class3", "small_transfer")
-MODELS = ("teacher", "student", "student_kd", "student_kd_minus3", "student_kd_minus3_shifted")
+STAGES = ("teacher", "students", "class3")
+MODELS = ("teacher", "paper_teacher", "student", "student_kd_teacher", "student_jitter", "student_kd",
+          "student_kd_minus3", "student_kd_minus3_shifted")
 
 
 def run_until(out, triggers, sig, tmp_path):
@@ -60,7 +61,7 @@ def test_killed_three_times_the_run_ends_with_the_uninterrupted_numbers(quick_ru
                              signal.SIGKILL, tmp_path)
     assert code == -signal.SIGKILL, err[-3000:]
 
-    code, _, err = run_until(out, ["students: 1 units done by an interrupted run, skipping them",
+    code, _, err = run_until(out, ["students: 3 units done by an interrupted run, skipping them",
                                    "Student2.0 (seed 0): resuming at epoch 2 of 2", "Student2.0(-3)", "Epoch 2/2"],
                              signal.SIGINT, tmp_path)
     assert code == 130 and "Traceback" not in err, err[-3000:]  # once -6: "free(): invalid next size"

@@ -1,56 +1,89 @@
-"""The paper teacher as an ensemble: its logits are the mean of its members', and a run with more members
-trains only the missing ones, each from a seed of its own on the same split."""
+"""The paper teacher: one net, reused from the run's folder or the committed copy only under this run's key and
+file digest, trained anew (saying why) otherwise or when asked."""
 
 import dataclasses
 import json
 
-import keras
 import numpy as np
+import pytest
 
-from distiller import models
+from distiller import models, paper_teacher
 from distiller.config import Config
 from distiller.paper_teacher import get_paper_teacher
 from distiller.training import logits
+from tests.conftest import plant_paper_teacher
 from tests.test_consistent import blocks
 
 CONFIG = Config(epochs=1, batch_size=32, jit_compile=False, steps_per_execution=1, paper_teacher_epochs=1)
 
 
-def test_an_ensemble_averages_its_members_logits():
-    keras.utils.set_random_seed(0)
-    members = [models.mlp((8,), f"member{i}") for i in range(3)]
-    x = np.random.default_rng(0).uniform(-1, 1, (50, 784)).astype(np.float32)
-    mean = np.mean([logits(m, x) for m in members], axis=0)
-    np.testing.assert_allclose(logits(models.ensemble(members), x), mean, atol=1e-6)
+@pytest.fixture
+def small(monkeypatch, tmp_path):
+    """A small paper teacher, an empty committed folder, and the data and config of a run in tmp_path/run."""
+    monkeypatch.setattr(models, "paper_teacher", lambda name="paper_teacher": models.mlp((16,), name))
+    monkeypatch.setattr(paper_teacher, "COMMITTED", tmp_path / "committed")
+    (tmp_path / "committed").mkdir()
+    (tmp_path / "run").mkdir()
+    return blocks((200, 100)), dataclasses.replace(CONFIG, out_dir=str(tmp_path / "run"))
 
 
-def test_more_members_train_only_the_new_ones_from_their_own_seed(tmp_path, monkeypatch):
-    monkeypatch.setattr(models, "paper_teacher", lambda name="paper_teacher": models.mlp((16,), name))  # small
-    data, lines = blocks((200, 100)), []
-    config = dataclasses.replace(CONFIG, out_dir=str(tmp_path))
-    single = get_paper_teacher(config, data, tmp_path, lines.append)
-    pair = get_paper_teacher(dataclasses.replace(config, paper_teachers=2), data, tmp_path, lines.append)
-    assert [line.split(":")[0] for line in lines if "1200-1200" in line] == ["Paper teacher", "Paper teacher 2 of 2"]
-    assert any(line.startswith("Paper teacher 1 of 2: reusing") for line in lines)
-    assert json.loads((tmp_path / "paper_teacher_2.json").read_text())["record"]["weights_seed"] == 1
-    second = models.load(tmp_path / "paper_teacher_2.keras")
-    assert not np.array_equal(single.get_weights()[0], second.get_weights()[0])  # another seed, other weights
-    x = data.val[0]
-    np.testing.assert_allclose(logits(pair, x), (logits(single, x) + logits(second, x)) / 2, atol=1e-5)
+def trained(lines):
+    return [line for line in lines if line.startswith("Paper teacher: 1200-1200")]
+
+
+def test_a_run_without_its_own_reuses_the_committed_teacher_made_under_its_key(small, tmp_path):
+    data, config = small
+    committed = plant_paper_teacher(config, data, tmp_path / "committed", seed=3)
+    lines = []
+    teacher = get_paper_teacher(config, data, tmp_path / "run", lines.append)
+    assert not trained(lines) and any("committed/paper_teacher.keras" in line and "reusing" in line for line in lines)
+    np.testing.assert_array_equal(logits(teacher, data.val[0]), logits(committed, data.val[0]))
+    assert not (tmp_path / "run" / "paper_teacher.keras").exists()  # read where it lies, not copied
+
+    lines.clear()  # a run on another split does not take it
+    get_paper_teacher(dataclasses.replace(config, seed=1), blocks((200, 100)), tmp_path / "run", lines.append)
+    assert any("was made on seed 0's split, this run uses seed 1's split; training a new one" in line
+               for line in lines) and trained(lines)
+
+
+def test_a_changed_file_is_refused_and_trained_anew(small, tmp_path):
+    data, config = small
+    plant_paper_teacher(config, data, tmp_path / "run")
+    (tmp_path / "other").mkdir()
+    plant_paper_teacher(config, data, tmp_path / "other", seed=1)  # a valid .keras file, but another net
+    (tmp_path / "run" / "paper_teacher.keras").write_bytes((tmp_path / "other" / "paper_teacher.keras").read_bytes())
+    lines = []
+    get_paper_teacher(config, data, tmp_path / "run", lines.append)
+    assert any("its SHA-256 differs" in line and "training a new one" in line for line in lines) and trained(lines)
     lines.clear()
-    again = get_paper_teacher(dataclasses.replace(config, paper_teachers=2), data, tmp_path, lines.append)
-    assert not any("1200-1200" in line for line in lines)  # both reused
-    np.testing.assert_array_equal(logits(again, x), logits(pair, x))
+    get_paper_teacher(config, data, tmp_path / "run", lines.append)
+    assert not trained(lines)  # the new one, with its own digest, is reused
 
 
-def test_a_net_trained_for_other_epochs_is_trained_anew_saying_why(tmp_path, monkeypatch):
-    monkeypatch.setattr(models, "paper_teacher", lambda name="paper_teacher": models.mlp((16,), name))  # small
-    data, lines = blocks((200, 100)), []
-    config = dataclasses.replace(CONFIG, out_dir=str(tmp_path))
-    get_paper_teacher(config, data, tmp_path, lines.append)
-    get_paper_teacher(config, data, tmp_path, lines.append)
-    assert sum("reusing" in line for line in lines) == 1  # trained as asked: reused
-    get_paper_teacher(dataclasses.replace(config, paper_teacher_epochs=2), data, tmp_path, lines.append)
-    assert f"Paper teacher: {tmp_path}/paper_teacher.keras was made with epochs=1 (this run: 2); training a new one" \
-        in lines
-    assert json.loads((tmp_path / "paper_teacher.json").read_text())["key"]["settings"]["epochs"] == 2
+def test_retrain_and_other_epochs_train_anew_saying_why(small, tmp_path):
+    data, config = small
+    get_paper_teacher(config, data, tmp_path / "run", [].append)
+    lines = []
+    get_paper_teacher(dataclasses.replace(config, retrain_paper_teacher=True), data, tmp_path / "run", lines.append)
+    assert trained(lines)
+    lines.clear()
+    get_paper_teacher(dataclasses.replace(config, paper_teacher_epochs=2), data, tmp_path / "run", lines.append)
+    assert f"Paper teacher: {tmp_path}/run/paper_teacher.keras was made with epochs=1 (this run: 2); training a new " \
+        "one" in lines
+    saved = json.loads((tmp_path / "run" / "paper_teacher.json").read_text())
+    assert saved["key"]["settings"]["epochs"] == 2 and saved["made_by"]["command"]
+
+
+def test_the_committed_teacher_is_whole_small_and_made_by_the_default_recipe():
+    path = paper_teacher.COMMITTED / "paper_teacher.keras"
+    if not path.exists():
+        pytest.skip("no paper teacher committed")
+    saved = json.loads(path.with_suffix(".json").read_text())
+    from distiller.stages.shared import file_digest
+
+    assert saved["sha256"] == file_digest(path) and path.stat().st_size <= 10 * 2**20
+    d = Config()
+    assert saved["key"]["settings"]["epochs"] == d.paper_teacher_epochs and saved["key"]["settings"]["seed"] == d.seed
+    assert saved["key"]["split"] == {"seed": d.seed, "val_size": d.val_size, "train_size": None}
+    assert saved["made_by"]["command"].startswith("python train.py")
+    assert models.load(path).count_params() == models.paper_teacher().count_params()

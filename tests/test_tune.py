@@ -28,6 +28,11 @@ def teacher_dir(tmp_path_factory):
     return out
 
 
+def against(folder):
+    """The flags of a search against the teacher saved in `folder` (the default is the paper teacher)."""
+    return ["--out-dir", str(folder), "--teacher", str(folder / "teacher.keras")]
+
+
 def completed_trials(folder):
     """The completed trials of a search, which may still be running: keras-tuner writes trial.json in place, so a
     file read while it is being written (empty or cut short; seen in CI under load) is a trial not yet recorded."""
@@ -36,7 +41,7 @@ def completed_trials(folder):
 
 
 def test_search_writes_report_and_best_json_that_train_py_accepts(teacher_dir, tmp_path):
-    done = tune("--out-dir", str(teacher_dir), "--project-dir", str(tmp_path), "--trials", "3", *SMALL)
+    done = tune(*against(teacher_dir), "--project-dir", str(tmp_path), "--trials", "3", *SMALL)
     assert done.returncode == 0, done.stderr[-3000:]
     folder = tmp_path / "search"
     best = json.loads((folder / "best.json").read_text())
@@ -52,12 +57,13 @@ def test_search_writes_report_and_best_json_that_train_py_accepts(teacher_dir, t
          str(folder / "best.json"), "teacher", "students"], cwd=ROOT, capture_output=True, text=True, check=False)
     assert train.returncode == 0, train.stderr[-3000:]
     used = json.loads((tmp_path / "train" / "results.json").read_text())["students"]["config"]
-    assert (used["temperature"], used["lambda_"]) == (best["temperature"], best["lambda_"])
+    assert (used["temperature"], used["lambda_"], used["kd_epochs"], used["views"]) == (
+        best["temperature"], best["lambda_"], best["epochs"], best["views"])
 
     # Killed while writing its report: the files written are whole (atomic), a temporary one lies beside them.
     (folder / ".tmp-0badc0de-best.json").write_text('{"temperature": 2')
     (folder / "report.md").unlink()
-    done = tune("--out-dir", str(teacher_dir), "--project-dir", str(tmp_path), "--trials", "3", *SMALL)
+    done = tune(*against(teacher_dir), "--project-dir", str(tmp_path), "--trials", "3", *SMALL)
     assert done.returncode == 0, done.stderr[-3000:]
     again = json.loads((folder / "best.json").read_text())  # whole; among tied trials it may name another
     assert again["val_accuracy"] == best["val_accuracy"] and (folder / "report.md").is_file()
@@ -68,13 +74,13 @@ def test_search_writes_report_and_best_json_that_train_py_accepts(teacher_dir, t
     other.mkdir()
     keras.utils.set_random_seed(1)
     models.teacher().save(other / "teacher.keras")
-    done = tune("--out-dir", str(other), "--project-dir", str(tmp_path), "--trials", "3", *SMALL)
+    done = tune(*against(other), "--project-dir", str(tmp_path), "--trials", "3", *SMALL)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "was made from another teacher or model; starting the search afresh" in done.stdout
 
 
 def test_interrupted_search_resumes_without_redoing_a_trial(teacher_dir, tmp_path):
-    command = [sys.executable, str(ROOT / "tune.py"), "--out-dir", str(teacher_dir), "--project-dir",
+    command = [sys.executable, str(ROOT / "tune.py"), *against(teacher_dir), "--project-dir",
                str(tmp_path), "--trials", "3", *SMALL]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     # Killed once a trial is recorded: keras-tuner writes the trial's trial.json, then tuner0.json (the state a
@@ -88,7 +94,7 @@ def test_interrupted_search_resumes_without_redoing_a_trial(teacher_dir, tmp_pat
     first = {t["trial_id"]: t for t in completed_trials(tmp_path / "search")}
     assert 1 <= len(first) < 3
 
-    done = tune("--out-dir", str(teacher_dir), "--project-dir", str(tmp_path), "--trials", "3", *SMALL)
+    done = tune(*against(teacher_dir), "--project-dir", str(tmp_path), "--trials", "3", *SMALL)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Reloading Tuner" in done.stdout
     after = {t["trial_id"]: t for t in completed_trials(tmp_path / "search")}
@@ -99,21 +105,22 @@ def test_interrupted_search_resumes_without_redoing_a_trial(teacher_dir, tmp_pat
 
 
 def test_chief_and_two_workers_record_every_trial_once(teacher_dir, tmp_path):
-    done = tune("--out-dir", str(teacher_dir), "--project-dir", str(tmp_path), "--trials", "4", "--workers", "2",
+    done = tune(*against(teacher_dir), "--project-dir", str(tmp_path), "--trials", "4", "--workers", "2",
                 *SMALL, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     trials = completed_trials(tmp_path / "search")
     assert len(trials) == 4
     assert len({t["trial_id"] for t in trials}) == 4
-    pairs = [(t["hyperparameters"]["values"]["temperature"], t["hyperparameters"]["values"]["lambda_"]) for t in trials]
-    assert len(set(pairs)) == 4  # the oracle never handed the same pair to two workers
+    values = [tuple(t["hyperparameters"]["values"][k] for k in ("temperature", "lambda_", "views")) for t in trials]
+    assert len(set(values)) == 4  # the oracle never handed the same trial to two workers
     assert {p.name for p in (tmp_path / "search").glob("tuner*.json")} == {"tuner0.json", "tuner1.json"}
 
 
-def test_missing_teacher_points_to_make_run(tmp_path):
+def test_without_a_paper_teacher_of_its_split_the_search_points_to_make_run(tmp_path):
+    # On 800 images, neither this folder nor the committed paper teacher (made on the whole split) will do.
     done = tune("--out-dir", str(tmp_path), "--project-dir", str(tmp_path), *SMALL)
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert "no saved teacher" in done.stderr and "make run" in done.stderr
+    assert "no saved paper teacher made on this search's split" in done.stderr and "make run" in done.stderr
 
 
 def test_teacher_flag_searches_against_another_saved_teacher(teacher_dir, tmp_path):

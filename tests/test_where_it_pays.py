@@ -7,7 +7,7 @@ import pytest
 
 from distiller import models, report
 from distiller.config import Config
-from distiller.paper_teacher import member_key
+from distiller.paper_teacher import paper_teacher_key
 from distiller.stages import digits78, fractions, shared, widths
 from distiller.stages.shared import save_model
 from distiller.training import logits
@@ -138,7 +138,7 @@ def test_distil_from_paper_uses_the_paper_teacher_and_its_own_sections(setup, tm
     data, soft = setup
     keras.utils.set_random_seed(1)  # an untrained paper teacher, saved under the key the stage asks for
     config = dataclasses.replace(CONFIG, distil_from="paper")
-    save_model(models.paper_teacher(), tmp_path, "paper_teacher", config, {}, member_key(config, data, 0))
+    save_model(models.paper_teacher(), tmp_path, "paper_teacher", config, {}, paper_teacher_key(config, data))
     used = {}
 
     def spy(config, data, teacher_logits, out, log, name, progress=None):

@@ -1,17 +1,17 @@
-"""Hinton et al. section 3: Student2.0(-3) is distilled on a transfer set without a single 3, then b is
+"""Hinton et al. section 3: Student2.0(-3) is distilled as Student2.0 is (students.row: the same teacher, T,
+lambda, epochs and views) on a transfer set without a single 3, then b is
 added to the bias of output 3, with b chosen on the validation split. Compared with Student2.0 on test.
 
 The mechanics (the transfer set, the curve over b, the rule for b, the shifted model) are in
 distiller/class3.py; this module runs them on the saved models and reports."""
 
-import keras
 import numpy as np
 
 from distiller import class3, keys, models, resume
 from distiller.errors import DistillerError
 from distiller.report import figure, provenance, save
-from distiller.stages.shared import save_model, saved_model, test_record
-from distiller.stages.students import student_key, train_student
+from distiller.stages import students
+from distiller.stages.shared import new_student, save_model, saved_model, test_record
 from distiller.training import distil, key, logits
 
 NAME = "class3"
@@ -21,42 +21,45 @@ PAPER = {"student_kd": {"errors": 74}, "minus3": {"errors": 206, "errors_on_3": 
 
 
 def run(ctx, progress):
-    return run_class3(ctx.config, ctx.data, ctx.teacher_logits, ctx.out, progress, ctx.log)
+    return run_class3(ctx, progress)
 
 
-def train_minus3(config, data, teacher_logits, backup_dir=None):
-    """Student2.0(-3), a fresh student distilled on the training split with every 3 removed, and its key."""
+def train_minus3(row, data, backup_dir=None):
+    """Student2.0(-3), a fresh student distilled as `row` (students.Row) says on the training split with every 3
+    removed, and its key."""
     transfer, keep = class3.transfer_set_without(*data.train)
-    soft = (teacher_logits[0][keep], teacher_logits[1])
+    soft = (row.soft[0][keep], row.soft[1])
+    config = row.config
     artifact_key = key(config, transfer, config.seed, soft[0], model="student 600-600 without 3s")
-    keras.utils.set_random_seed(config.seed)
-    student = models.student()
+    student = new_student(models.STUDENT_UNITS, config.seed)
     distil(student, transfer, data.val, soft, config, backup_dir=backup_dir, name="Student2.0(-3)",
            artifact_key=artifact_key)
     return student, artifact_key
 
 
-def student_kd(config, data, teacher_logits, out, progress, log):
+def student_kd(ctx, row, progress):
     """The saved Student2.0 of the first seed, if it was made as this run's would be; else one trained anew."""
+    out = ctx.out
     if not (out / "student_kd.keras").exists():
         raise DistillerError(f"no saved Student2.0 (student_kd) at {out}/student_kd.keras: run `python train.py "
                              "students` (or `make run`) first")
-    artifact_key = student_key(config, data, config.seed, teacher_logits)
-    model = saved_model(out, "student_kd", artifact_key, "Student2.0", log)
+    artifact_key = students.row_key(row, ctx.data, ctx.config.seed)
+    model = saved_model(out, "student_kd", artifact_key, "Student2.0", ctx.log)
     if model is None:
-        train_student(config, data, teacher_logits, config.seed, out, "student_kd", progress.backup_dir("student_kd"),
-                      log)
+        students.train_row(ctx, "student_kd", row, ctx.config.seed, progress.backup_dir("student_kd"))
         model = models.load(out / "student_kd.keras", "Student2.0")
     return model, artifact_key
 
 
-def run_class3(config, data, teacher_logits, out, progress=resume.UNRECORDED, log=print):
+def run_class3(ctx, progress=resume.UNRECORDED):
     """Student2.0 vs Student2.0(-3) vs Student2.0(-3) + b, with b chosen on the validation split."""
-    distilled, distilled_key = student_kd(config, data, teacher_logits, out, progress, log)
-    log("Student2.0(-3): distilling on a transfer set with every 3 removed")
-    minus3, artifact_key = train_minus3(config, data, teacher_logits, backup_dir=progress.backup_dir("minus3"))
-    save_model(minus3, out, "student_kd_minus3", config, test_record(minus3, data.test, None, config.seed, artifact_key),
-               artifact_key)
+    config, data, out, log = ctx.config, ctx.data, ctx.out, ctx.log
+    row = students.row(ctx, "student_kd")
+    distilled, distilled_key = student_kd(ctx, row, progress)
+    log(f"Student2.0(-3): distilled from {row.teacher} on a transfer set with every 3 removed")
+    minus3, artifact_key = train_minus3(row, data, backup_dir=progress.backup_dir("minus3"))
+    save_model(minus3, out, "student_kd_minus3", row.config,
+               test_record(minus3, data.test, None, config.seed, artifact_key), artifact_key)
     minus3 = models.load(out / "student_kd_minus3.keras", "Student2.0(-3)")  # the experiment reads the saved file
 
     shifts = np.arange(0.0, config.bias_max + config.bias_step / 2, config.bias_step)
@@ -79,7 +82,8 @@ def render(section, name=NAME):
     rec = r["records"]
     return [
         "## The class-3 experiment (Hinton et al. section 3)", "",
-        (f"Student2.0(-3) is distilled on the training split with every 3 removed; the bias of output 3 is then "
+        (f"Student2.0(-3) is distilled as Student2.0 is (from the same teacher, at the same settings) on the "
+         f"training split with every 3 removed; the bias of output 3 is then "
          f"raised by b = +{r['bias']:g}, chosen on the validation split ({r['rule']}). "
          f"Test set: {r['test_threes']} threes."), "",
         "| model | test errors | errors on 3 | paper: errors | paper: errors on 3 |", "|---|---:|---:|---:|---:|",

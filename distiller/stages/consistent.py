@@ -18,16 +18,15 @@ test set: top-1 agreement with the teacher and the mean KL(teacher || student) a
 import dataclasses
 import math
 
-import keras
 import numpy as np
 import tensorflow as tf
 
-from distiller import augment, cache, keys, models
+from distiller import keys
 from distiller.errors import DistillerError
 from distiller.evaluate import count_errors, mean_std, predictions
 from distiller.report import figure, provenance, save
-from distiller.stages.shared import seeds_of
-from distiller.training import distil, key, logits, train_on_labels
+from distiller.stages.shared import fit_student, new_student, seeds_of
+from distiller.training import key, logits
 
 NAME = "consistent"
 KEEP_UNITS = True  # hours of runs: a later run with more seeds, widths or epochs reuses the finished ones
@@ -41,7 +40,7 @@ PAPER = {"teacher": 67, "plain": 146, "fixed": 74}
 
 def run(ctx, progress):
     config, data = dataclasses.replace(ctx.config, **SETTING), ctx.data
-    soft = teacher_logits(ctx, radius(config.consistent_teacher_views))
+    soft = ctx.paper_targets(radius(config.consistent_teacher_views))
     runs = Runs(config, data, soft, progress)
     first_width, first_seed = config.consistent_widths[0], config.seed
     # The curve's two runs at the chosen epochs are also rows of the first width and seed: counted once.
@@ -57,7 +56,7 @@ def run(ctx, progress):
             for width in config.consistent_widths}
     teacher_errors = {"errors": count_errors(predictions(soft["test"]), data.test[1]),
                       "val_errors": count_errors(predictions(soft["fixed"][1]), data.val[1]),
-                      "members": config.paper_teachers, "views": config.consistent_teacher_views}
+                      "views": config.consistent_teacher_views}
     return {"teacher": teacher_errors, "setting": SETTING,
             "epochs": chosen, "curve": curve, "rows": rows, "paper": PAPER}
 
@@ -75,25 +74,6 @@ def radius(views):
     if views < 1 or (2 * r + 1) ** 2 != views:
         raise DistillerError(f"the teacher can be averaged over 1, 9, 25, ... views (an odd square), not {views}")
     return r
-
-
-def teacher_logits(ctx, r):
-    """The paper teacher's targets: "views", its logits for the 25 views of every training image; "fixed",
-    (those on the unshifted training images, on the validation images); "test", on the test images. With r > 0,
-    each is the teacher's mean over the views within r pixels (cache.view_logits)."""
-    teacher, data = ctx.paper_teacher, ctx.data
-    ctx.log("Paper teacher: logits for the 25 shifted views of every training image (cached)"
-            + (f", each the mean over the {(2 * r + 1) ** 2} views around it" if r else ""))
-    views = cache.view_logits(teacher, data.train[0], ctx.out / "teacher_logits", r)
-    if r:  # the central view's mean is the averaged teacher's logits on the image itself
-        fixed = (views[:, augment.CENTER], cache.mean_view_logits(teacher, data.val[0], r))
-        test = cache.mean_view_logits(teacher, data.test[0], r)
-    else:  # the logits the paper stage cached: the same bits, so the units kept by earlier runs stay valid
-        fixed, test = ctx.paper_teacher_logits, logits(teacher, data.test[0])
-    # Validation is on the unshifted images: fixed[1] for every distilled row. The plain rows' units are
-    # keyed by the teacher they are measured against: another averaging, another teacher.
-    teacher_id = keys.weights_digest(teacher)[:8] + (f"-r{r}" if r else "")
-    return {"fixed": fixed, "views": (views, fixed[1]), "test": test, "teacher_id": teacher_id}
 
 
 class Runs:
@@ -119,17 +99,9 @@ class Runs:
                 "consistent_soft": self.soft["views"]}.get(kind)
 
     def train(self, config, width, kind, seed, targets, backup, artifact_key):
-        keras.utils.set_random_seed(seed)
-        student = models.mlp((width, width), f"student{width}")  # the same initial weights in every row
-        options = {"verbose": 0, "backup_dir": backup, "name": f"Student {width}-{width} {kind} (seed {seed})",
-                   "seed": seed, "artifact_key": artifact_key}
-        if kind == "plain":
-            train_on_labels(student, self.data.train, self.data.val, config, **options)
-        elif kind == "plain_jitter":
-            jittered = keras.Sequential([keras.Input((models.INPUT_DIM,)), augment.RandomShift(seed), student])
-            train_on_labels(jittered, self.data.train, self.data.val, config, **options)
-        else:
-            distil(student, self.data.train, self.data.val, targets, config, **options)
+        student = new_student((width, width), seed)  # the same initial weights in every row
+        fit_student(student, self.data, config, targets, jitter=kind == "plain_jitter", verbose=0, backup_dir=backup,
+                    name=f"Student {width}-{width} {kind} (seed {seed})", seed=seed, artifact_key=artifact_key)
         return self.measure(student)
 
     def measure(self, student):
@@ -144,8 +116,7 @@ class Runs:
 
 def render(section, name=NAME):
     r = section["result"]
-    members = r["teacher"].get("members", 1)
-    teacher = "paper teacher" + (f", the mean of {members} nets" if members > 1 else "")
+    teacher = "paper teacher"
     if r["teacher"].get("views", 1) > 1:
         teacher += f" over {r['teacher']['views']} views"
     heading = (f"## Patient and consistent distillation ({teacher}: {r['teacher']['errors']} test errors; "

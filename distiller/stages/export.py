@@ -1,8 +1,6 @@
 """Ship the models: each saved .keras model as a TensorFlow SavedModel and as LiteRT float32 and int8
 files in OUT/export/, each checked on the test set when written, with what it costs to serve. Trains
 nothing. The class-3 bias shift is then made again on the exported SavedModel of Student2.0(-3).
-When the paper stage's teacher is an ensemble (--paper-teachers N, N nets saved), the ensemble is
-exported too, as one model: the teacher those stages distilled from, not only its first net.
 
 The mechanics (export, conversion, timing) are in distiller/deploy.py."""
 
@@ -10,10 +8,9 @@ import hashlib
 
 import numpy as np
 
-from distiller import atomic, deploy, models
+from distiller import atomic, deploy, models, paper_teacher
 from distiller.errors import DistillerError
 from distiller.evaluate import summary
-from distiller.paper_teacher import saved_members
 from distiller.report import provenance
 from distiller.training import logits
 
@@ -23,8 +20,7 @@ FOLDER = "export"
 # The saved models of `make run` (all needed), then those of opt-in stages (exported when saved).
 MODELS = {"teacher": "Teacher", "student": "Student", "student_kd": "Student2.0",
           "student_kd_minus3_shifted": "Student2.0(-3) + b"}
-OPTIONAL = {"paper_teacher": "Teacher of the paper stage"}
-ENSEMBLE = "paper_teacher_ensemble"  # the mean of the paper teacher's saved nets, when there are two or more
+OPTIONAL = {"paper_teacher": "Paper teacher"}
 FORMATS = ("SavedModel", "LiteRT float32", "LiteRT int8")
 SUFFIXES = {"SavedModel": "", "LiteRT float32": ".tflite", "LiteRT int8": "_int8.tflite"}
 CHECKED = FORMATS[:2]  # the float32 exports compute the Keras model's function; int8 rounds its weights
@@ -47,38 +43,29 @@ def run(ctx, progress):
     sources = exported_models(ctx.out)
     progress.expect(len(sources))
     rows = {}
-    for name, (title, paths) in sources.items():
-        key = f"{name}-{'-'.join(file_digest(p) if p.exists() else 'missing' for p in paths)}"
-        rows[name] = progress.run(key, lambda backup, name=name, title=title, paths=paths:
-                                  {"title": title, **export_model(ctx, name, paths, folder)}, title)
+    for name, (title, path) in sources.items():
+        key = f"{name}-{file_digest(path) if path.exists() else 'missing'}"
+        rows[name] = progress.run(key, lambda backup, name=name, title=title, path=path:
+                                  {"title": title, **export_model(ctx, name, path, folder)}, title)
     return {"models": rows, "class3": shift_bias_of_exported(ctx, folder), "threads": deploy.THREADS,
             "latency_calls": LATENCY_CALLS}
 
 
 def exported_models(out):
-    """{name: (title, its .keras files)}: make run's models (all needed), then the paper stage's teacher when
-    saved, and, when it has two or more nets, their ensemble (one model, the mean of their logits)."""
-    sources = {name: (title, [out / f"{name}.keras"]) for name, title in MODELS.items()}
-    sources.update({name: (title, [out / f"{name}.keras"]) for name, title in OPTIONAL.items()
-                    if (out / f"{name}.keras").exists()})
-    members = saved_members(out)
-    if len(members) > 1:
-        sources["paper_teacher"] = (f"{OPTIONAL['paper_teacher']}, net 1", members[:1])
-        sources[ENSEMBLE] = (f"{OPTIONAL['paper_teacher']}: the mean of {len(members)} nets", members)
+    """{name: (title, its .keras file)}: make run's models (all needed), then the paper teacher, from `out` or
+    else the committed one, when saved."""
+    sources = {name: (title, out / f"{name}.keras") for name, title in MODELS.items()}
+    for name, title in OPTIONAL.items():
+        path = next((p for p in (out / f"{name}.keras", paper_teacher.COMMITTED / f"{name}.keras") if p.exists()), None)
+        if path is not None:
+            sources[name] = (title, path)
     return sources
 
 
-def load(paths, name):
-    if len(paths) == 1:
-        return models.load(paths[0], name, remedy="run the stage that trains it again")
-    nets = [models.load(path, path.stem, remedy="run the paper stage again") for path in paths]
-    return models.ensemble(nets, name)
-
-
-def export_model(ctx, name, paths, folder):
+def export_model(ctx, name, path, folder):
     """The three files of one model, the float32 ones checked against the Keras model as written (a wrong one stops
     the stage before the next is made); their sizes, speeds and test errors."""
-    model = load(paths, name)
+    model = models.load(path, name, remedy="run the stage that trains it again")
     x = ctx.data.test[0]
     expected = logits(model, x)
     ctx.log(f"Exporting {name}: SavedModel, LiteRT float32 and int8")

@@ -7,11 +7,13 @@ Every run goes through training.train_on_labels / training.distil; there is no o
 
 import dataclasses
 import datetime
+import hashlib
+from pathlib import Path
 
 import keras
 import numpy as np
 
-from distiller import atomic, keys, models, report, resume
+from distiller import atomic, augment, keys, models, report, resume
 from distiller.evaluate import summary
 from distiller.training import distil, key, logits, train_on_labels
 
@@ -35,8 +37,13 @@ def save_model(model, out, name, config, record, artifact_key):
     atomic.save_model(model, out / f"{name}.keras")
     made_by = {"command": report.command_line(), "commit": report.commit(), "machine": report.machine(),
                "date": datetime.date.today().isoformat()}
-    atomic.write_json(out / f"{name}.json", {"key": artifact_key, "config": dataclasses.asdict(config),
-                                             "record": record, "made_by": made_by})
+    atomic.write_json(out / f"{name}.json", {"key": artifact_key, "sha256": file_digest(out / f"{name}.keras"),
+                                             "config": dataclasses.asdict(config), "record": record,
+                                             "made_by": made_by})
+
+
+def file_digest(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def saved_model(out, name, artifact_key, title, log=print):
@@ -45,12 +52,34 @@ def saved_model(out, name, artifact_key, title, log=print):
     path = out / f"{name}.keras"
     if not path.exists():
         return None
-    why = keys.difference(atomic.read_json(path.with_suffix(".json"), {}).get("key"), artifact_key)
+    stored = atomic.read_json(path.with_suffix(".json"), {})
+    why = keys.difference(stored.get("key"), artifact_key)
+    if why is None and stored.get("sha256") not in (None, file_digest(path)):
+        why = "is not the file its key was written for (its SHA-256 differs: changed or damaged)"
     if why is None:
         log(f"{title}: reusing {path}, made with this run's settings, split, data and code")
         return models.load(path, title, remedy="pass --retrain to train a new one")
     log(f"{title}: {path} {why}; training a new one")
     return None
+
+
+def new_student(units, seed):
+    """A fresh MLP student of `units`; the same initial weights for every row of a seed (a paired difference)."""
+    keras.utils.set_random_seed(seed)
+    return models.mlp(units, f"student{units[0]}")
+
+
+def fit_student(student, data, config, soft=None, jitter=False, **options):
+    """Train `student` on the training split: on labels (soft None), on labels with the paper's jitter (the
+    control of a student taught on shifted views), or distilled from soft = (targets for the training images,
+    for the validation images): logits per image, or per image and view (a consistent student). `options` go
+    to training.train_on_labels / distil (seed, backup_dir, name, artifact_key, verbose)."""
+    if soft is not None:
+        return distil(student, data.train, data.val, soft, config, **options)
+    if jitter:  # trains `student`'s own weights, behind a RandomShift seeded like its batch order
+        student = keras.Sequential([keras.Input((models.INPUT_DIM,)), augment.RandomShift(options.get("seed")),
+                                    student])
+    return train_on_labels(student, data.train, data.val, config, **options)
 
 
 def repeat_to(arrays, n):
