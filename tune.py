@@ -1,13 +1,13 @@
 """Search Student2.0's T, lambda, epochs and views with keras-tuner, scored on validation accuracy only.
 
-    python tune.py                                   # 20 random trials against the paper teacher
+    python tune.py                                   # 12 random trials against the paper teacher
     python tune.py --tuner bayesian --trials 30
     python tune.py --workers 2                       # a chief and 2 workers on this machine
     python tune.py --teacher saved_models/teacher.keras --project teacher --views fixed --epochs 20
                                                      # against the assignment's Teacher
     python train.py --hparams tuning/search/best.json   # train Student2.0 with the best trial
 
-The search space (tuning.py): T in 1-50, lambda in 0.3-10, 10 or 20 epochs, fixed or consistent views. The
+The search space (tuning.py): T in 1-50, lambda in 0.3-10, 20 or 40 epochs, fixed or consistent views. The
 default teacher is the paper teacher that make run's Student2.0 learns from (saved_models/paper_teacher.keras,
 committed). An interrupted search resumes where it stopped; --overwrite starts afresh. Outputs in
 PROJECT_DIR/PROJECT: report.md (every trial, best first), best.json, accuracy_vs_temperature.png, heatmap.png,
@@ -33,9 +33,10 @@ def parse_args(argv):
     d = Config()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tuner", choices=TUNERS, default="random", help="keras-tuner's search algorithm (default random)")
-    p.add_argument("--trials", type=checked(int, 0), default=20, help="trials to run (Hyperband budgets epochs instead)")
+    p.add_argument("--trials", type=checked(int, 0), default=12,
+                   help="trials to run (default 12; Hyperband budgets epochs instead)")
     p.add_argument("--epochs", type=checked(int, 0),
-                   help="epochs of every trial and of the plain Student, the bar (default: trials search 10 and 20, "
+                   help="epochs of every trial and of the plain Student, the bar (default: trials search 20 and 40, "
                    f"the bar trains {d.epochs}, as make run's Student)")
     p.add_argument("--views", choices=("fixed", "consistent"),
                    help="the trials' views: fixed (the images) or consistent (a random shifted view per step, taught "
