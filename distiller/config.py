@@ -21,7 +21,7 @@ class Config:
     steps_per_execution: int = 32  # steps per tf.function call: less per-step Python overhead (benchmarks/)
     # Student2.0 (make run's, and class 3's) is the Student distilled from the paper teacher (paper_teacher.py),
     # which is far better than the Student; the assignment's Teacher is not (README). Its T, lambda, epochs and
-    # views: the best trial of `python tune.py` against that teacher (search space: tuning.SPACE; validation
+    # views: the best trial of `python tune.py` against that teacher (search space: tuning.py, validation
     # split only), fixed here before any test number of it was read: `python tune.py`, 2026-12-02, 12 random trials, best
     # trial 08: 42 validation errors against 82 for the plain Student (docs/tuning_report.md).
     temperature: float = 50.0  # T of the soft targets
