@@ -116,7 +116,9 @@ def test_quick_run_of_the_opt_in_experiments(quick_opt_in_run):
     assert {"paper", "fractions", "widths", "digits78"} <= set(results)
     assert "--widths 8" in results["widths"]["command"]
     paper = results["paper"]["result"]
-    assert paper["settings"]["tuned"] == {"temperature": 3.0, "lambda_": 1.0}  # -T 3 beside the paper's T = 20
+    from distiller.config import Config
+
+    assert paper["settings"]["tuned"] == {"temperature": 3.0, "lambda_": Config().lambda_}  # -T 3 beside T = 20
     assert [len(paper["800"][k]) for k in ("plain", "paper", "tuned")] == [1, 1, 1]
     assert (out / "paper_teacher.keras").is_file() and (out / "fractions.png").is_file()
     saved = json.loads((out / "paper_teacher.json").read_text())
