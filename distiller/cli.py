@@ -104,7 +104,7 @@ def parse_args(argv, prog=None):
                    "digits (default: the bias with the fewest validation errors)")
     p.add_argument("--data-dir", default=d.data_dir, help="MNIST cache (default $DISTILLER_DATA_DIR or ~/.cache/distiller/mnist)")
     p.add_argument("--out-dir", default=d.out_dir, help=f"models, results.json and the report (default {d.out_dir})")
-    p.add_argument("--retrain", action="store_true", help="train a new Teacher even if one is saved")
+    p.add_argument("--retrain", action="store_true", help="train the Teacher and the first seed's students anew even if saved ones match")
     p.add_argument("--retrain-paper-teacher", action="store_true",
                    help="train a new paper teacher even if one is saved or committed (about an hour and a half)")
     p.add_argument("--quick", action="store_true",

@@ -52,7 +52,7 @@ class Config:
     bias_step: float = 0.25  # class-3 experiment: the grid of bias shifts b = 0, step, ..., bias_max
     bias_max: float = 10.0
     bias_tolerance: int | None = None  # None: b minimising validation errors; k: largest b adding <= k errors on other classes
-    retrain: bool = False  # train a new Teacher even when a saved one was made as this run's would be
+    retrain: bool = False  # train the Teacher and the first seed's students anew even when saved ones match the key
     retrain_paper_teacher: bool = False  # the same for the paper teacher (about an hour and a half)
 
 

@@ -18,7 +18,7 @@ from distiller import atomic, keys, models, resume
 from distiller.evaluate import count_errors, mean_std, predictions
 from distiller.paper_teacher import paper_teacher_key
 from distiller.report import provenance
-from distiller.stages.shared import fit_student, new_student, save_model, test_record
+from distiller.stages.shared import fit_student, new_student, save_model, saved_model, test_record
 from distiller.training import key
 
 NAME = "students"
@@ -96,15 +96,20 @@ def train_students(ctx, progress=resume.UNRECORDED):
 
 
 def train_row(ctx, name, r, seed, backup):
-    """One row's student of one seed, its test record; the first seed's is saved as `name`."""
-    c = r.config
+    """One row's student of one seed, its test record; the first seed's is saved as `name`, and reused from there
+    when it was made as this row's would be (`python train.py --seeds 3` after `make run` trains seeds 1 and 2)."""
+    c, artifact_key, title = r.config, row_key(r, ctx.data, seed), f"{TITLES[name]} (seed {seed})"
+    if seed == c.seed and not c.retrain and (student := saved_model(ctx.out, name, artifact_key, title, ctx.log)):
+        seconds = atomic.read_json(ctx.out / f"{name}.json", {}).get("record", {}).get("seconds")
+        return {**test_record(student, ctx.data.test, seconds, seed, artifact_key), "teacher": r.teacher,
+                "epochs": c.epochs}
     how = (f"on labels{', with the jitter' if r.jitter else ''}" if r.soft is None else
            f"distilled from {r.teacher} at T={c.temperature:g}, lambda={c.lambda_:g}"
            + (", on shifted views" if np.ndim(r.soft[0]) == 3 else ""))
-    ctx.log(f"{TITLES[name]} (seed {seed}): 784-600-600-10 {how}, {c.epochs} epochs")
-    student, artifact_key = new_student(models.STUDENT_UNITS, seed), row_key(r, ctx.data, seed)
-    history = fit_student(student, ctx.data, c, r.soft, r.jitter, backup_dir=backup, name=f"{TITLES[name]} (seed {seed})",
-                          seed=seed, artifact_key=artifact_key)
+    ctx.log(f"{title}: 784-600-600-10 {how}, {c.epochs} epochs")
+    student = new_student(models.STUDENT_UNITS, seed)
+    history = fit_student(student, ctx.data, c, r.soft, r.jitter, backup_dir=backup, name=title, seed=seed,
+                          artifact_key=artifact_key)
     record = {**test_record(student, ctx.data.test, history.seconds, seed, artifact_key), "teacher": r.teacher,
               "epochs": c.epochs}
     if seed == c.seed:  # the first seed's models are the ones later stages load
