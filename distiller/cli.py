@@ -4,18 +4,20 @@
     python train.py class3             # one stage (reuses the saved models)
     python train.py --quick            # a smoke test on a small subset, under 2 minutes
     python train.py --seeds 3          # every student over 3 seeds, mean +- std
-    python train.py --seeds 3 paper fractions widths digits78   # where distillation pays (long)
+    python train.py paper              # the paper's MNIST table from the paper teacher, 3 seeds (hours; resumable)
+    python train.py --seeds 3 fractions widths digits78        # where distillation pays (long)
     python train.py --seeds 3 --distil-from paper widths       # from the paper teacher
     python train.py export             # the saved models as SavedModel and LiteRT files, with serving costs
 
 Stages: teacher (the assignment's Teacher), students (the Student; Student2.0 from the paper teacher, the
 regularized teacher of Hinton et al. committed in saved_models/, and its jittered control; Student2.0 from the
 Teacher), class3 (these three are the default), and the opt-in experiments: small_transfer (Student and
-Student2.0 on 3% of the training split), paper (the paper's protocol), fractions (small transfer sets), widths
-(small students across T), digits78 (a transfer set of 7s and 8s only), consistent (students shown a random
-shifted view at every step, taught by the paper teacher's cached logits for that view; long); and export (no
-training: the saved models as TensorFlow SavedModels and LiteRT float32 / int8 files in OUT_DIR/export/, checked
-on the test set, with their size, latency and throughput, and the class-3 bias shift made on a SavedModel).
+Student2.0 on 3% of the training split), paper (the paper's MNIST table: 800-800 students plain, distilled without
+translations, jittered and distilled from consistent views; 600-600 plain and consistent; every choice on
+validation over 3 seeds; hours), fractions (small transfer sets), widths (small students across T), digits78 (a
+transfer set of 7s and 8s only); and export (no training: the saved models as TensorFlow SavedModels and LiteRT
+float32 / int8 files in OUT_DIR/export/, checked on the test set, with their size, latency and throughput, and
+the class-3 bias shift made on a SavedModel).
 """
 
 import argparse
@@ -80,31 +82,28 @@ def parse_args(argv, prog=None):
     p.add_argument("--hparams", help=f"a tune.py best.json giving Student2.0's T, lambda, epochs and views (tune.py "
                    f"writes {BEST_HPARAMS}; default: config's, the search's best)")
     p.add_argument("--paper-teacher-epochs", type=checked(int, 0), default=d.paper_teacher_epochs,
-                   help=f"epochs of the regularized teacher of the paper stage (default {d.paper_teacher_epochs})")
+                   help=f"epochs of the paper teacher, the regularized teacher of Hinton et al. (default {d.paper_teacher_epochs}: the committed one)")
     p.add_argument("--distil-from", choices=("teacher", "paper"), default=d.distil_from,
                    help="the teacher of the fractions, widths and digits78 stages: teacher (make run's, default) or "
-                   "paper (the paper stage's regularized teacher, trained first if not saved); their results go to "
+                   "paper (the paper teacher, committed; trained first if its key differs); their results go to "
                    "sections of their own")
     p.add_argument("--fractions", type=numbers(float), default=d.fractions,
                    help="fractions stage: comma-separated parts of the training split (default 0.01,0.03,0.1,1)")
     p.add_argument("--widths", type=numbers(int), default=d.widths, help="widths stage: units per layer (default 30,300)")
     p.add_argument("--temperatures", type=numbers(float), default=d.temperatures,
                    help="widths stage: comma-separated T values (default 1,2,2.5,3,4,6,8,12,20,30)")
-    p.add_argument("--consistent-epochs", type=numbers(int), default=d.consistent_epochs,
-                   help="consistent stage: the epochs tried, the best on validation used for every row "
-                   "(default 60,150,300)")
-    p.add_argument("--consistent-widths", type=numbers(int), default=d.consistent_widths,
-                   help="consistent stage: units per layer of the students (default 800,600)")
-    p.add_argument("--consistent-teacher-views", type=int, choices=(1, 9, 25), default=d.consistent_teacher_views,
-                   help="consistent stage: teach each view by the paper teacher's mean logits over this many views "
-                   "around it: 1 (the view alone, default), 9 (shifts of up to 1 more pixel) or 25")
+    p.add_argument("--paper-seeds", type=checked(int, 0), default=d.paper_seeds,
+                   help=f"paper stage: seeds of every row (default {d.paper_seeds})")
+    p.add_argument("--paper-epochs", type=numbers(int), default=d.paper_epochs,
+                   help="paper stage: the consistent rows' candidate epochs, chosen on validation (default "
+                   f"{','.join(map(str, d.paper_epochs))})")
     p.add_argument("--val-size", type=checked(int, 0), default=d.val_size, help=f"held-out training images (default {d.val_size})")
     p.add_argument("--bias-tolerance", type=checked(int, 0, strict=False), default=d.bias_tolerance,
                    help="class 3: take the largest bias adding at most this many validation errors on other "
                    "digits (default: the bias with the fewest validation errors)")
     p.add_argument("--data-dir", default=d.data_dir, help="MNIST cache (default $DISTILLER_DATA_DIR or ~/.cache/distiller/mnist)")
     p.add_argument("--out-dir", default=d.out_dir, help=f"models, results.json and the report (default {d.out_dir})")
-    p.add_argument("--retrain", action="store_true", help="train the Teacher and the first seed's students anew even if saved ones match")
+    p.add_argument("--retrain", action="store_true", help="train the Teacher, the first seed's students and Student2.0(-3) anew even if saved ones match")
     p.add_argument("--retrain-paper-teacher", action="store_true",
                    help="train a new paper teacher even if one is saved or committed (about an hour and a half)")
     p.add_argument("--quick", action="store_true",

@@ -52,7 +52,6 @@ class Context:
     data: Splits
     out: Path
     log: object = print
-    _targets: dict = dataclasses.field(default_factory=dict)
 
     @functools.cached_property
     def teacher_logits(self):
@@ -62,21 +61,19 @@ class Context:
 
     @functools.cached_property
     def paper_teacher(self):
-        """The paper stage's regularized teacher: loaded, or trained (--retrain: anew) once per run, however
-        many stages use it."""
+        """The paper teacher (paper_teacher.py): loaded, or trained (--retrain-paper-teacher: anew) once per run,
+        however many stages use it."""
         return paper_teacher.get_paper_teacher(self.config, self.data, self.out, self.log)
 
     @functools.cached_property
     def paper_teacher_logits(self):
         return cache.teacher_logits_for(self.paper_teacher, self.data, self.out / "teacher_logits")
 
-    def paper_targets(self, radius=0):
+    @functools.cached_property
+    def paper_targets(self):
         """The paper teacher's targets (paper_teacher.targets: its logits on the views, the images and the test
-        images), on the teacher averaged over the views within `radius` pixels; computed once per run."""
-        if radius not in self._targets:
-            self._targets[radius] = paper_teacher.targets(self.paper_teacher, self.data, self.out / "teacher_logits",
-                                                          radius, self.log)
-        return self._targets[radius]
+        images), computed (or read from the cache) once per run."""
+        return paper_teacher.targets(self.paper_teacher, self.data, self.out / "teacher_logits", self.log)
 
     def transfer_logits(self):
         """The teacher of the stages with DISTIL_FROM: make run's, or with --distil-from paper the paper stage's."""
@@ -96,8 +93,8 @@ def run(config, names=stages.NAMES, log=print):
     with resume.exclusive(out):
         if removed := atomic.remove_leftovers(out, other_run_marker=resume.LOCK):
             log(f"Removed {removed} temporary file(s) that an interrupted run left in {out}/")
-        trains = any(getattr(stage, "TRAINS", True) for stage in stages.modules() if stage.NAME in names)
-        run_stages(Context(config, prepare_data(config, log), out, log), ["teacher", *names] if trains else names)
+        needs = any(getattr(stage, "NEEDS_TEACHER", True) for stage in stages.modules() if stage.NAME in names)
+        run_stages(Context(config, prepare_data(config, log), out, log), ["teacher", *names] if needs else names)
         resume.tidy(out)
         return report.write(out, log)
 
@@ -109,6 +106,7 @@ def run_stages(ctx, names):
         if stage.NAME in names:
             raise_if_interrupted()
             section = stage.NAME + (ctx.section_suffix() if getattr(stage, "DISTIL_FROM", False) else "")
-            progress = resume.Units(ctx.out, section, ctx.log, keep=getattr(stage, "KEEP_UNITS", False))
+            progress = resume.Units(ctx.out, section, ctx.log, keep=getattr(stage, "KEEP_UNITS", False),
+                                    shows=getattr(stage, "SHOWS", "errors"))
             report.update(ctx.out, section, ctx.config, stage.run(ctx, progress), ctx.log)
             progress.finish()

@@ -1,6 +1,6 @@
 """The paper's regularized teacher (models.paper_teacher: 2-pixel jitter, dropout, max-norm), its one recipe:
-config.paper_teacher_epochs epochs from the weights seed config.seed. Make run's Student2.0, the paper and
-consistent stages, and fractions, widths and digits78 with --distil-from paper distil from it.
+config.paper_teacher_epochs epochs from the weights seed config.seed. Make run's Student2.0, the paper stage, and
+fractions, widths and digits78 with --distil-from paper distil from it.
 
 It trains for about an hour and a half on 2 cores, so it is committed (saved_models/paper_teacher.keras, with its
 key, file digest and the command that made it in paper_teacher.json). A run reuses the one in its output folder,
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import keras
 
-from distiller import augment, cache, keys, models, resume
+from distiller import cache, keys, models, resume
 from distiller.evaluate import count_errors, predictions
 from distiller.stages.shared import save_model, saved_model
 from distiller.training import key, logits, train_on_labels
@@ -58,20 +58,13 @@ def saved(config, data, out, log=print):
     return saved_model(folder, NAME, paper_teacher_key(config, data), "Paper teacher", log)
 
 
-def targets(teacher, data, cache_dir, radius=0, log=print):
+def targets(teacher, data, cache_dir, log=print):
     """What the paper teacher teaches: "views", its logits for the 25 shifted views of every training image (with
     the validation images' logits: the pair a consistent student distils from); "fixed", (its logits on the
-    training images, on the validation images); "test", on the test images; "teacher_id", its name in keys. With
-    radius r > 0, each is the teacher's mean over the views within r pixels (cache.view_logits)."""
-    log("Paper teacher: logits for the 25 shifted views of every training image (cached)"
-        + (f", each the mean over the {(2 * radius + 1) ** 2} views around it" if radius else ""))
-    views = cache.view_logits(teacher, data.train[0], cache_dir, radius)
-    if radius:  # the central view's mean is the averaged teacher's logits on the image itself
-        fixed = (views[:, augment.CENTER], cache.mean_view_logits(teacher, data.val[0], radius))
-        test = cache.mean_view_logits(teacher, data.test[0], radius)
-    else:
-        fixed, test = cache.teacher_logits_for(teacher, data, cache_dir), logits(teacher, data.test[0])
+    training images, on the validation images); "test", on the test images; "teacher_id", its name in keys."""
+    log("Paper teacher: logits for the 25 shifted views of every training image (cached)")
+    views = cache.view_logits(teacher, data.train[0], cache_dir)
+    fixed, test = cache.teacher_logits_for(teacher, data, cache_dir), logits(teacher, data.test[0])
     # Validation is on the unshifted images: fixed[1] for every distilled row. Rows trained without the teacher
-    # but measured against it are keyed by teacher_id: another averaging, another teacher.
-    teacher_id = keys.weights_digest(teacher)[:8] + (f"-r{radius}" if radius else "")
-    return {"fixed": fixed, "views": (views, fixed[1]), "test": test, "teacher_id": teacher_id}
+    # but measured against it are keyed by teacher_id.
+    return {"fixed": fixed, "views": (views, fixed[1]), "test": test, "teacher_id": keys.weights_digest(teacher)[:8]}

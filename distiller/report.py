@@ -161,12 +161,14 @@ def teacher_of(section):
     return ""
 
 
-def provenance(section, epochs=None):
-    """The footer naming date, machine, seeds, command and commit; `epochs` when the stage chose its own."""
+def provenance(section, epochs=None, seeds=None):
+    """The footer naming date, machine, seeds, command and commit; `epochs` (a number, or words) and `seeds` when
+    the stage chose its own."""
     c = section["config"]
-    epochs = c["epochs"] if epochs is None else epochs
+    epochs = f"{c['epochs'] if epochs is None else epochs} epochs" if not isinstance(epochs, str) else epochs
+    seeds = c["seeds"] if seeds is None else seeds
     commit = f" at commit {section['commit']}" if section.get("commit") else ""
-    return (f"_{section['date']}, {section['machine']}; seed {c['seed']}, {c['seeds']} seed(s), {epochs} epochs, "
+    return (f"_{section['date']}, {section['machine']}; seed {c['seed']}, {seeds} seed(s), {epochs}, "
             f"batch {c['batch_size']}; by `{section.get('command', 'python train.py')}`{commit}._")
 
 

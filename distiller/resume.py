@@ -120,10 +120,11 @@ class Units:
     result (model, seed, T, lambda, data and teacher fingerprint), so changed settings never reuse it.
 
     With keep=True (stages of hours) the record outlives the stage: a later run with more seeds, widths
-    or epochs trains only the units it has not seen."""
+    or epochs trains only the units it has not seen. `shows`: the field of a unit's result its progress line
+    shows ("errors", test errors; "val_errors", for a stage whose choices are not made yet)."""
 
-    def __init__(self, out, stage, log=print, keep=False):
-        self.out, self.stage, self.log, self.keep = Path(out), stage, log, keep
+    def __init__(self, out, stage, log=print, keep=False, shows="errors"):
+        self.out, self.stage, self.log, self.keep, self.shows = Path(out), stage, log, keep, shows
         self.path = self.out / PROGRESS / f"{stage}.json"
         self.done = self.read()
         if self.done and keep:
@@ -164,7 +165,7 @@ class Units:
         shutil.rmtree(self.backup_dir(key), ignore_errors=True)
         took = time.perf_counter() - started
         self.trained, self.seconds = self.trained + 1, self.seconds + took
-        errors = result if isinstance(result, int) else result.get("errors") if isinstance(result, dict) else None
+        errors = result if isinstance(result, int) else result.get(self.shows) if isinstance(result, dict) else None
         self.log(self.progress_line(label or key, took, errors))
         return result
 
@@ -172,7 +173,8 @@ class Units:
         """e.g. "widths: 5 of 66 units done (Student 30-30 plain (seed 1): 412 test errors, 53 s); 4 min 20 s so
         far, about 16 min left": the time left is this run's mean time per unit times the units left."""
         count = f"{len(self.reached)} of {self.total}" if self.total else f"{len(self.reached)}"
-        outcome = "" if errors is None else f": {errors} test errors"
+        kind = "validation errors" if self.shows == "val_errors" else "test errors"
+        outcome = "" if errors is None else f": {errors} {kind}"
         line = (f"{self.stage}: {count} units done ({label}{outcome}, {duration(took)}); "
                 f"{duration(self.seconds)} so far")
         if self.total:

@@ -35,6 +35,26 @@ def tiny_splits(test_labels=None, sizes=(600, 300, 300)):
     return Splits(train, val, test)
 
 
+def blocks(sizes=(600, 300)):
+    """Image-like toy data that survives a 2-pixel shift: class c is an 8 x 8 bright block at a place of its own."""
+    import numpy as np
+
+    from distiller.experiments import Splits
+
+    rng = np.random.default_rng(0)
+    centers = np.full((10, 28, 28), -1.0, np.float32)
+    for c in range(10):
+        row, col = 2 + 12 * (c // 5), 2 + 5 * (c % 5)
+        centers[c, row : row + 8, col : col + 8] = 1.0
+
+    def part(n):
+        y = rng.integers(0, 10, n)
+        return centers[y].reshape(n, 784) + rng.normal(size=(n, 784)).astype(np.float32), y
+
+    train, val = (part(n) for n in sizes)
+    return Splits(train, val, val)
+
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -102,8 +122,8 @@ def quick_run(tmp_path_factory, worker_id):
 
 
 # The opt-in stages on a --quick scale, added to quick_run's folder.
-OPT_IN = ["--fractions", "0.1,1", "--widths", "8", "--temperatures", "2", "-T", "3", "paper", "fractions", "widths",
-          "digits78"]
+# The paper stage runs in tests/test_paper.py on small students (here it would add 9 students to every make test).
+OPT_IN = ["--fractions", "0.1,1", "--widths", "8", "--temperatures", "2", "-T", "3", "fractions", "widths", "digits78"]
 
 
 @pytest.fixture(scope="session")

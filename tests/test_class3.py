@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import keras
@@ -75,3 +76,17 @@ def test_bias_chosen_without_test_labels_and_saved_model_reproduces_counts(setup
     saved = json.loads((tmp_path / "student_kd_minus3_shifted.json").read_text())["record"]
     assert (record["errors"], record["errors_on_3"]) == (saved["errors"], saved["errors_on_3"])
     assert saved["bias"] == second["bias"]
+
+
+def test_a_second_run_reuses_the_saved_student_without_3s_and_retrain_distils_it_anew(setup, tmp_path, monkeypatch):
+    from distiller.stages import class3 as stage
+
+    config, lines = setup, []
+    first = run_class3(Context(config, tiny_splits(), tmp_path, lambda *_: None))
+    distilled = []
+    monkeypatch.setattr(stage, "distil", lambda *a, **k: distilled.append(k["name"]))
+    second = run_class3(Context(config, tiny_splits(), tmp_path, lines.append))
+    assert distilled == [] and second == first
+    assert any(line.startswith("Student2.0(-3): reusing") for line in lines), lines
+    run_class3(Context(dataclasses.replace(config, retrain=True), tiny_splits(), tmp_path, lambda *_: None))
+    assert "Student2.0(-3)" in distilled  # (the spy trains nothing)

@@ -306,3 +306,22 @@ def test_each_shifted_view_is_taught_by_that_views_logits():
     assert len(set(drawn)) > 10  # many views drawn, not just the centre
     for a, b in zip(before, student.get_weights(), strict=True):
         np.testing.assert_allclose(b, a, atol=1e-5)
+
+
+@pytest.mark.parametrize("taught_by", ["teacher_logits", "view_logits"])
+def test_an_xla_compiled_step_equals_the_plain_one(batch, taught_by):
+    # Real runs compile with XLA (config.jit_compile); the --quick smoke test and the other tests do not, so this
+    # is where the compiled train_step (the random view of each image included) is checked against the plain one.
+    x, y = batch
+    targets = np.random.default_rng(1).normal(size=(64, 25, 10) if taught_by == "view_logits" else (64, 10))
+    runs = []
+    for jit in (False, True):
+        keras.utils.set_random_seed(0)
+        distiller = Distiller(models.mlp((32,), "s"), seed=3)
+        distiller.compile(keras.optimizers.SGD(0.1), temperature=3.0, lambda_=0.5, jit_compile=jit)
+        logs = distiller.fit({"pixels": x, taught_by: targets.astype(np.float32)}, y, batch_size=16, epochs=2,
+                             shuffle=False, verbose=0).history
+        runs.append((logs["loss"], distiller.student.get_weights()))
+    assert runs[1][0] == pytest.approx(runs[0][0], rel=1e-4)
+    for a, b in zip(runs[0][1], runs[1][1], strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)

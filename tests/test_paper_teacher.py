@@ -11,8 +11,7 @@ from distiller import models, paper_teacher
 from distiller.config import Config
 from distiller.paper_teacher import get_paper_teacher
 from distiller.training import logits
-from tests.conftest import plant_paper_teacher
-from tests.test_consistent import blocks
+from tests.conftest import blocks, plant_paper_teacher
 
 CONFIG = Config(epochs=1, batch_size=32, jit_compile=False, steps_per_execution=1, paper_teacher_epochs=1)
 

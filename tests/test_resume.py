@@ -142,6 +142,13 @@ def test_units_are_recorded_and_skipped_when_run_again(tmp_path):
     assert not (tmp_path / "progress" / "widths.json").exists() and not (tmp_path / "backups" / "widths").exists()
 
 
+def test_a_stage_that_has_not_chosen_yet_shows_validation_errors_only(tmp_path):
+    messages = []
+    units = resume.Units(tmp_path, "paper", log=messages.append, shows="val_errors")
+    units.run("a", lambda backup: {"errors": 61, "val_errors": 40})
+    assert messages[0].startswith("paper: 1 units done (a: 40 validation errors, ") and "61" not in messages[0]
+
+
 def test_kept_units_outlive_the_stage_and_a_larger_run_trains_only_the_new_ones(tmp_path):
     ran = []
 

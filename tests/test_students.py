@@ -63,3 +63,19 @@ def test_without_shifted_views_there_is_no_control(spied):
     result = students.run(ctx, resume.UNRECORDED)
     assert "student_jitter" not in result and "vs_control" not in result["statistics"]
     assert [f[3] for f in fits if f[0].startswith("Student2.0 (")] == [(len(ctx.data.train[0]), 10)]
+
+
+def test_a_run_with_more_seeds_reuses_the_first_seeds_saved_models_and_retrain_trains_them_anew(spied):
+    ctx, fits = spied
+    ctx.config = dataclasses.replace(ctx.config, seeds=1)
+    first = students.run(ctx, resume.UNRECORDED)
+    fits.clear()
+    ctx.config = dataclasses.replace(ctx.config, seeds=2)
+    more = students.run(ctx, resume.UNRECORDED)
+    assert {seed for _, seed, *_ in fits} == {1}  # seed 0's four rows were loaded, not trained
+    for name in students.TITLES:
+        assert more[name][0] == first[name][0]  # the same test record, its training time included
+    fits.clear()
+    ctx.config = dataclasses.replace(ctx.config, seeds=1, retrain=True)
+    students.run(ctx, resume.UNRECORDED)
+    assert len(fits) == 4

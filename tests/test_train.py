@@ -113,13 +113,8 @@ def test_help_explains():
 def test_quick_run_of_the_opt_in_experiments(quick_opt_in_run):
     out = quick_opt_in_run
     results = json.loads((out / "results.json").read_text())
-    assert {"paper", "fractions", "widths", "digits78"} <= set(results)
-    assert "--widths 8" in results["widths"]["command"]
-    paper = results["paper"]["result"]
-    from distiller.config import Config
-
-    assert paper["settings"]["tuned"] == {"temperature": 3.0, "lambda_": Config().lambda_}  # -T 3 beside T = 20
-    assert [len(paper["800"][k]) for k in ("plain", "paper", "tuned")] == [1, 1, 1]
+    assert {"fractions", "widths", "digits78"} <= set(results)
+    assert "--widths 8" in results["widths"]["command"] and results["widths"]["config"]["temperature"] == 3.0
     assert (out / "paper_teacher.keras").is_file() and (out / "fractions.png").is_file()
     saved = json.loads((out / "paper_teacher.json").read_text())
     assert saved["config"]["epochs"] == 2 and 0 <= saved["record"]["val_errors"] <= 1000  # quick: 2 epochs, 1000 held out
@@ -152,6 +147,19 @@ def test_quick_honours_the_flags_the_user_gives():
     assert (config.epochs, config.paper_teacher_epochs, config.out_dir) == (2, 3, "elsewhere")
     config, _ = parse_args(["--epochs", "5"])
     assert (config.epochs, config.train_size, config.out_dir) == (5, None, "saved_models")
+
+
+def test_the_paper_stage_needs_no_flag_and_its_choices_can_be_set():
+    from distiller.config import Config
+    from train import parse_args
+
+    config, stages = parse_args(["paper"])
+    assert stages == ["paper"] and config == Config()  # the chosen recipe is the default: 3 seeds, config's candidates
+    assert config.paper_seeds == 3 and 1 <= len(config.paper_fixed) <= 6 and config.paper_epochs
+    config, _ = parse_args(["paper", "--paper-seeds", "2", "--paper-epochs", "5,10"])
+    assert (config.paper_seeds, config.paper_epochs) == (2, (5, 10))
+    config, _ = parse_args(["--quick", "paper"])
+    assert (config.paper_seeds, config.paper_epochs) == (1, (1, 2)) and all(e <= 2 for *_, e in config.paper_fixed)
 
 
 def without_digest(path):

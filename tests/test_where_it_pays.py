@@ -8,7 +8,7 @@ import pytest
 from distiller import models, report
 from distiller.config import Config
 from distiller.paper_teacher import paper_teacher_key
-from distiller.stages import digits78, fractions, shared, widths
+from distiller.stages import digits78, fractions, paper, shared, widths
 from distiller.stages.shared import save_model
 from distiller.training import logits
 from tests.conftest import tiny_splits
@@ -110,14 +110,22 @@ def test_7_and_8_transfer_set_and_bias_chosen_on_validation(setup, monkeypatch, 
     assert second["bias"] == first["bias"] <= 0 and second["curve"] == first["curve"]
 
 
+def runs(*errors):
+    return [{"errors": e, "val_errors": 40, "val_nll": 0.02, "agreement": 0.99, "kl": 0.01} for e in errors]
+
+
 def test_report_renders_every_experiment(tmp_path):
     section = lambda result: {"date": "2026-11-27", "machine": "test", "config": dataclasses.asdict(CONFIG),
                               "result": result}
     results = {
-        "paper": section({"teacher": 80, "settings": {"paper": {"temperature": 20.0, "lambda_": 1.0},
-                                                       "tuned": {"temperature": 3.0, "lambda_": 0.3}},
-                          "800": {"plain": [150, 160], "paper": [100, 104], "tuned": [120, 130]},
-                          "600": {"plain": [150, 152], "paper": [110, 112], "tuned": [140, 150]}}),
+        "paper": section({"teacher": {"errors": 70, "val_errors": 38}, "seeds": [0, 1], "paper": paper.PAPER,
+                          "chosen": {"800 fixed": "T=20, lambda=1, 60 epochs", "800 consistent": "300 epochs",
+                                     "600 consistent": "150 epochs"},
+                          "rows": {"800": {"plain": runs(150, 160), "fixed": runs(100, 104),
+                                           "plain_jitter": runs(90, 92), "consistent": runs(60, 62)},
+                                   "600": {"plain": runs(150, 152), "consistent": runs(66, 66)}},
+                          "candidates": {"800 fixed": {"T=20, lambda=1, 60 epochs": {"val_nll": 0.0201,
+                                                                                     "val_errors": [40, 41]}}}}),
         "fractions": section({"0.01": {"images": 550, "plain": [1258, 1300], "distilled": [709, 700]},
                               "1.0": {"images": 55000, "plain": [150, 152], "distilled": [140, 150]}}),
         "widths": section({"30": {"plain": [400, 410], "distilled": {"2.0": [350, 360], "4.0": [340, 330]}}}),
@@ -126,8 +134,13 @@ def test_report_renders_every_experiment(tmp_path):
     }
     (tmp_path / "results.json").write_text(json.dumps(results))
     text = report.write(tmp_path)
-    assert "| 800-800 | the paper's T: T = 20, lambda = 1 | 102.0 +- 2.8 | -53.0 +- 4.2 |" in text
-    assert "| 800-800 | the tuner's best: T = 3, lambda = 0.3 | 125.0 +- 7.1 | -30.0 +- 0.0 |" in text
+    assert ("| 800-800 | distilled, no translations (the paper's protocol) | T=20, lambda=1, 60 epochs | "
+            "102.0 +- 2.8 | 100, 104 | -53.0 +- 4.2 | 99.00% | 0.0100 | 74 |") in text
+    assert "| 800-800 | plain, same jitter (control) | 300 epochs | 91.0 +- 1.4 | 90, 92 | -64.0 +- 5.7 |" in text
+    assert "- 800-800 distilled, consistent views: 61.0 test errors against a target of at most 60: **missed by 1.0**." in text
+    assert "- 600-600 distilled, consistent views: 66.0 test errors against a target of at most 67: met." in text
+    assert "2 seed(s), epochs per row, batch" in text
+    assert "- 800 fixed: **T=20, lambda=1, 60 epochs** (T=20, lambda=1, 60 epochs: NLL 0.0201, errors 40, 41)" in text
     assert "| 1% | 550 | 1279.0 +- 29.7 | 704.5 +- 6.4 |" in text
     assert "| 30-30 | 405.0 +- 7.1 | 355.0 +- 7.1 | 335.0 +- 7.1 |" in text
     assert "| biases lowered (b chosen on validation) | 10.0% | -7 |" in text

@@ -3,15 +3,16 @@
 A stage module has NAME, `run(ctx, progress)` -> its section of results.json (ctx: experiments.Context,
 progress: resume.Units), and may have `table_rows(section)` (rows of the models table), `render(section,
 name)` (its Markdown, provenance included), `plot(result, out, name)`, and DISTIL_FROM = True when
---distil-from picks its teacher (its section is then named after that teacher), TRAINS = False when it
-only reads saved models (then the teacher stage is not run first), and KEEP_UNITS = True when its finished
-units outlive it, for a later run to reuse (resume.Units(keep=True)). The paper's figures for a stage sit
-in its module. A new stage is a new module and one line below.
+--distil-from picks its teacher (its section is then named after that teacher), NEEDS_TEACHER = False when it
+does not use the assignment's Teacher (then the teacher stage is not run first), KEEP_UNITS = True when its
+finished units outlive it, for a later run to reuse (resume.Units(keep=True)), and SHOWS = "val_errors" when its
+progress lines must show validation errors, not test errors (its choices are not made yet). The paper's figures
+for a stage sit in its module. A new stage is a new module and one line below.
 """
 
 import importlib
 
-NAMES = ("teacher", "students", "class3", "small_transfer", "paper", "fractions", "widths", "digits78", "consistent", "export")
+NAMES = ("teacher", "students", "class3", "small_transfer", "paper", "fractions", "widths", "digits78", "export")
 DEFAULT = NAMES[:3]  # make run; the rest are opt-in: where distillation pays, and serving
 
 

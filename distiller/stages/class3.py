@@ -15,6 +15,7 @@ from distiller.stages.shared import new_student, save_model, saved_model, test_r
 from distiller.training import distil, key, logits
 
 NAME = "class3"
+NAME_MINUS3 = "student_kd_minus3"  # its saved model
 # Hinton et al. 2015, section 3 (their Student2.0 made 74 test errors; there are 1010 test 3s).
 PAPER = {"student_kd": {"errors": 74}, "minus3": {"errors": 206, "errors_on_3": 133},
          "shifted": {"errors": 109, "errors_on_3": 14}, "bias": 3.5}
@@ -24,17 +25,22 @@ def run(ctx, progress):
     return run_class3(ctx, progress)
 
 
-def train_minus3(row, data, backup_dir=None):
-    """Student2.0(-3), a fresh student distilled as `row` (students.Row) says on the training split with every 3
-    removed, and its key."""
-    transfer, keep = class3.transfer_set_without(*data.train)
-    soft = (row.soft[0][keep], row.soft[1])
-    config = row.config
+def minus3(ctx, row, progress):
+    """Student2.0(-3): a fresh student distilled as `row` (students.Row) says on the training split with every 3
+    removed, and its key. Saved, and reused when saved with this key (unless --retrain)."""
+    transfer, keep = class3.transfer_set_without(*ctx.data.train)
+    soft, config = (row.soft[0][keep], row.soft[1]), row.config
     artifact_key = key(config, transfer, config.seed, soft[0], model="student 600-600 without 3s")
+    saved = None if config.retrain else saved_model(ctx.out, NAME_MINUS3, artifact_key, "Student2.0(-3)", ctx.log)
+    if saved is not None:
+        return saved, artifact_key
+    ctx.log(f"Student2.0(-3): distilled from {row.teacher} on a transfer set with every 3 removed")
     student = new_student(models.STUDENT_UNITS, config.seed)
-    distil(student, transfer, data.val, soft, config, backup_dir=backup_dir, name="Student2.0(-3)",
-           artifact_key=artifact_key)
-    return student, artifact_key
+    distil(student, transfer, ctx.data.val, soft, config, backup_dir=progress.backup_dir("minus3"),
+           name="Student2.0(-3)", artifact_key=artifact_key)
+    save_model(student, ctx.out, NAME_MINUS3, config, test_record(student, ctx.data.test, None, config.seed, artifact_key),
+               artifact_key)
+    return models.load(ctx.out / f"{NAME_MINUS3}.keras", "Student2.0(-3)"), artifact_key  # the experiment reads the file
 
 
 def student_kd(ctx, row, progress):
@@ -56,22 +62,18 @@ def run_class3(ctx, progress=resume.UNRECORDED):
     config, data, out, log = ctx.config, ctx.data, ctx.out, ctx.log
     row = students.row(ctx, "student_kd")
     distilled, distilled_key = student_kd(ctx, row, progress)
-    log(f"Student2.0(-3): distilled from {row.teacher} on a transfer set with every 3 removed")
-    minus3, artifact_key = train_minus3(row, data, backup_dir=progress.backup_dir("minus3"))
-    save_model(minus3, out, "student_kd_minus3", row.config,
-               test_record(minus3, data.test, None, config.seed, artifact_key), artifact_key)
-    minus3 = models.load(out / "student_kd_minus3.keras", "Student2.0(-3)")  # the experiment reads the saved file
+    student, artifact_key = minus3(ctx, row, progress)
 
     shifts = np.arange(0.0, config.bias_max + config.bias_step / 2, config.bias_step)
-    curve = class3.bias_curve(logits(minus3, data.val[0]), data.val[1], shifts)
+    curve = class3.bias_curve(logits(student, data.val[0]), data.val[1], shifts)
     b = class3.choose_bias(curve, config.bias_tolerance)
     rule = "fewest validation errors" if config.bias_tolerance is None else (
         f"largest b adding <= {config.bias_tolerance} validation errors on other classes")
     log(f"Bias of output 3: +{b:g} ({rule})")
-    shifted = class3.shift_bias(minus3, b)
+    shifted = class3.shift_bias(student, b)
     shifted_key = keys.key("bias_shift", {"digit": class3.DIGIT, "bias": b}, made_from=[artifact_key])
     records = {name: test_record(m, data.test, None, config.seed, k) for name, m, k in (
-        ("student_kd", distilled, distilled_key), ("minus3", minus3, artifact_key), ("shifted", shifted, shifted_key))}
+        ("student_kd", distilled, distilled_key), ("minus3", student, artifact_key), ("shifted", shifted, shifted_key))}
     save_model(shifted, out, "student_kd_minus3_shifted", config, {**records["shifted"], "bias": b}, shifted_key)
     return {"records": records, "bias": b, "rule": rule, "curve": curve, "paper": PAPER,
             "test_threes": int(np.sum(data.test[1] == class3.DIGIT))}

@@ -15,7 +15,7 @@ from distiller.report import provenance
 from distiller.training import logits
 
 NAME = "export"
-TRAINS = False  # reads the saved models only: the teacher stage is not run before it
+NEEDS_TEACHER = False  # reads the saved models only: the teacher stage is not run before it
 FOLDER = "export"
 # The saved models of `make run` (all needed), then those of opt-in stages (exported when saved).
 MODELS = {"teacher": "Teacher", "student": "Student", "student_kd": "Student2.0",

@@ -71,7 +71,7 @@ def row(ctx, name):
                    ctx.teacher_logits, teacher="the Teacher")
     if name == "student_jitter":
         return Row(kd_config(config), jitter=True)
-    targets = ctx.paper_targets()["views"] if config.views == "consistent" else ctx.paper_teacher_logits
+    targets = ctx.paper_targets["views"] if config.views == "consistent" else ctx.paper_teacher_logits
     return Row(kd_config(config), targets, teacher="the paper teacher")
 
 
