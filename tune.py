@@ -51,6 +51,9 @@ def parse_args(argv):
     p.add_argument("--train-size", type=checked(int, 0), default=None, help="use only this many training images")
     p.add_argument("--val-size", type=checked(int, 0), default=d.val_size)
     p.add_argument("--data-dir", default=d.data_dir)
+    p.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=d.jit_compile,
+                   help="XLA-compile the training steps (default on: faster here for real runs; --no-jit-compile for tiny "
+                   "runs, whose time is mostly compiling)")
     p.add_argument("--out-dir", default=d.out_dir, help="where the saved teacher is (default saved_models)")
     p.add_argument("--teacher", help="the saved teacher to distil from (default: the paper teacher, OUT_DIR's or "
                    "the committed one; e.g. saved_models/teacher.keras, the assignment's Teacher)")
@@ -65,7 +68,8 @@ def main(argv=None):
     started = time.perf_counter()
     args, d = parse_args(argv), Config()
     config = Config(seed=args.seed, epochs=args.epochs or d.epochs, batch_size=args.batch_size,
-                    train_size=args.train_size, val_size=args.val_size, data_dir=args.data_dir, out_dir=args.out_dir)
+                    train_size=args.train_size, val_size=args.val_size, data_dir=args.data_dir, out_dir=args.out_dir,
+                    jit_compile=args.jit_compile)
     folder = Path(args.project_dir) / args.project
     try:
         from distiller import distributed, tuning

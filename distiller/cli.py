@@ -97,6 +97,9 @@ def parse_args(argv, prog=None):
     p.add_argument("--paper-epochs", type=numbers(int), default=d.paper_epochs,
                    help="paper stage: the consistent rows' candidate epochs, chosen on validation (default "
                    f"{','.join(map(str, d.paper_epochs))})")
+    p.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=d.jit_compile,
+                   help="XLA-compile the training steps (default on: faster here for real runs; --no-jit-compile for tiny "
+                   "runs, whose time is mostly compiling; --quick: off)")
     p.add_argument("--val-size", type=checked(int, 0), default=d.val_size, help=f"held-out training images (default {d.val_size})")
     p.add_argument("--bias-tolerance", type=checked(int, 0, strict=False), default=d.bias_tolerance,
                    help="class 3: take the largest bias adding at most this many validation errors on other "

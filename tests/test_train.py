@@ -146,7 +146,9 @@ def test_quick_honours_the_flags_the_user_gives():
     config, _ = parse_args(["--quick", "--out-dir", "elsewhere", "--paper-teacher-epochs", "3"])
     assert (config.epochs, config.paper_teacher_epochs, config.out_dir) == (2, 3, "elsewhere")
     config, _ = parse_args(["--epochs", "5"])
-    assert (config.epochs, config.train_size, config.out_dir) == (5, None, "saved_models")
+    assert (config.epochs, config.train_size, config.out_dir, config.jit_compile) == (5, None, "saved_models", True)
+    assert not parse_args(["--quick"])[0].jit_compile and parse_args(["--quick", "--jit-compile"])[0].jit_compile
+    assert not parse_args(["--no-jit-compile"])[0].jit_compile
 
 
 def test_the_paper_stage_needs_no_flag_and_its_choices_can_be_set():

@@ -12,7 +12,7 @@ import pytest
 from distiller import atomic, models
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL = ["--train-size", "800", "--val-size", "400", "--epochs", "1"]
+SMALL = ["--train-size", "800", "--val-size", "400", "--epochs", "1", "--no-jit-compile"]  # tiny: XLA would be most of it
 
 
 def tune(*args, **kwargs):
