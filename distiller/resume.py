@@ -134,10 +134,12 @@ class Units:
             self.log(f"{stage}: {len(self.done)} units done by an interrupted run, skipping them")
         self.total, self.trained, self.seconds = None, 0, 0.0  # for the line after each unit
         self.reached = set()  # this run's units, done or reused: kept units of other settings are not counted
+        self.work = {"total": None, "reached": 0.0, "trained": 0.0}  # what the units cost, for the time left
 
-    def expect(self, total):
-        """The number of units of the stage, for the progress line printed after each one."""
-        self.total = total
+    def expect(self, total, work=None):
+        """The number of units of the stage, for the progress line printed after each one; `work`: what they all
+        cost (in the units of run's `work`) when they differ (epochs x parameters), else each counts 1."""
+        self.total, self.work["total"] = total, total if work is None else work
 
     def read(self):
         if not self.path.exists():
@@ -151,11 +153,13 @@ class Units:
     def backup_dir(self, key):
         return self.out / BACKUPS / self.stage / key
 
-    def run(self, key, train, label=None):
+    def run(self, key, train, label=None, work=1):
         """train(backup_dir) -> a JSON-able result, unless the unit `key` is done already. `label` names the
-        unit in the progress line (default: the key)."""
+        unit in the progress line (default: the key); `work`, what it costs (see expect)."""
         raise_if_interrupted()
-        self.reached.add(key)
+        if key not in self.reached:
+            self.reached.add(key)
+            self.work["reached"] += work
         if key in self.done:
             return self.done[key]
         started = time.perf_counter()
@@ -165,20 +169,21 @@ class Units:
         shutil.rmtree(self.backup_dir(key), ignore_errors=True)
         took = time.perf_counter() - started
         self.trained, self.seconds = self.trained + 1, self.seconds + took
+        self.work["trained"] += work
         errors = result if isinstance(result, int) else result.get(self.shows) if isinstance(result, dict) else None
         self.log(self.progress_line(label or key, took, errors))
         return result
 
     def progress_line(self, label, took, errors=None):
         """e.g. "widths: 5 of 66 units done (Student 30-30 plain (seed 1): 412 test errors, 53 s); 4 min 20 s so
-        far, about 16 min left": the time left is this run's mean time per unit times the units left."""
+        far, about 16 min left": the time left is this run's time per unit of work times the work left."""
         count = f"{len(self.reached)} of {self.total}" if self.total else f"{len(self.reached)}"
         kind = "validation errors" if self.shows == "val_errors" else "test errors"
         outcome = "" if errors is None else f": {errors} {kind}"
         line = (f"{self.stage}: {count} units done ({label}{outcome}, {duration(took)}); "
                 f"{duration(self.seconds)} so far")
         if self.total:
-            left = max(self.total - len(self.reached), 0) * self.seconds / self.trained
+            left = max(self.work["total"] - self.work["reached"], 0) * self.seconds / self.work["trained"]
             line += f", about {duration(left)} left" if left else ", all done"
         return line
 
@@ -191,10 +196,10 @@ class Units:
 class Unrecorded:
     """Units that are not recorded (a direct call, a test): every unit runs, nothing is backed up."""
 
-    def run(self, key, train, label=None):
+    def run(self, key, train, label=None, work=1):
         return train(None)
 
-    def expect(self, total):
+    def expect(self, total, work=None):
         pass
 
     def backup_dir(self, key):

@@ -201,3 +201,15 @@ def test_the_lock_of_a_killed_run_is_taken_over(tmp_path):
     (tmp_path / ".lock").write_text("999999\n")  # its process is gone, and with it the OS lock
     with resume.exclusive(tmp_path):
         assert (tmp_path / ".lock").read_text() == f"{os.getpid()}\n"
+
+
+def test_the_time_left_weighs_each_unit_by_its_work(tmp_path, monkeypatch):
+    clock = iter(range(0, 10_000, 60))  # each unit takes 60 s by this clock, whatever its work
+    monkeypatch.setattr(resume.time, "perf_counter", lambda: next(clock))
+    messages = []
+    units = resume.Units(tmp_path, "paper", log=messages.append)
+    units.expect(3, work=1 + 1 + 10)  # two short units, then one ten times longer
+    units.run("a", lambda backup: 1, work=1)
+    units.run("b", lambda backup: 1, work=1)
+    assert messages[0].endswith("about 11 min 0 s left")  # 11 units of work left at 60 s each, not 2 units
+    assert messages[1].endswith("about 10 min 0 s left")

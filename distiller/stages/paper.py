@@ -47,9 +47,9 @@ TARGETS = {("800", "consistent"): 60, ("600", "consistent"): 67, ("800", "fixed"
 def run(ctx, progress):
     config, data = ctx.config, ctx.data
     runs, seeds = Runs(config, data, ctx.paper_targets, progress), seeds_of(config)
-    progress.expect(len(seeds) * sum(len(config.paper_fixed) if kind == "fixed" else
-                                     len(config.paper_epochs) if kind == "consistent" else 1
-                                     for kinds in WIDTHS.values() for kind in kinds))
+    planned = [(width, epochs) for width, kinds in WIDTHS.items() for kind in kinds
+               for epochs in candidate_epochs(config, kind)]  # the control's: at most the longest candidate
+    progress.expect(len(seeds) * len(planned), work=len(seeds) * sum(work(w, e) for w, e in planned))
     # The plain rows (short); then every candidate of every choice, all seeds; then the controls at the chosen
     # epochs. No test number is shown before the choices.
     candidates, rows = {}, {str(width): {} for width in WIDTHS}
@@ -75,6 +75,17 @@ def run(ctx, progress):
     return {"teacher": runs.teacher_record(), "chosen": chosen, "rows": rows,
             "candidates": {row: {name: validation(r) for name, r in c.items()} for row, c in candidates.items()},
             "seeds": seeds, "paper": PAPER}
+
+
+def candidate_epochs(config, kind):
+    return {"plain": [config.epochs], "fixed": [epochs for *_, epochs in config.paper_fixed],
+            "consistent": list(config.paper_epochs), "plain_jitter": [max(config.paper_epochs)]}[kind]
+
+
+def work(width, epochs):
+    """What a student costs to train, for the time left: epochs x its parameters (a 300-epoch 800-800 student is
+    about 23 times a 20-epoch 600-600 one)."""
+    return epochs * (784 * width + width * width + 10 * width)
 
 
 def seeds_of(config):
@@ -123,7 +134,8 @@ class Runs:
         label = f"Student {width}-{width} {KINDS[kind]}, " + ", ".join(f"{k}={v:g}" for k, v in setting.items())
         unit = f"{width}-{kind}-{'-'.join(f'{v:g}' for v in setting.values())}-seed{seed}-{keys.digest(artifact_key)}"
         return self.progress.run(unit, lambda backup: self.train(config, width, kind, seed, targets, backup,
-                                                                 artifact_key), f"{label} (seed {seed})")
+                                                                 artifact_key), f"{label} (seed {seed})",
+                                 work=work(width, config.epochs))
 
     def train(self, config, width, kind, seed, targets, backup, artifact_key):
         student = new_student((width, width), seed)  # the same initial weights in every row of a width and seed
