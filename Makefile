@@ -32,4 +32,4 @@ clean:
 	rm -rf $(VENV) build *.egg-info
 
 benchmark: $(INSTALLED)
-	$(PY) benchmarks/distillation_speed.py
+	$(PY) train.py speed

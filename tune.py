@@ -53,13 +53,16 @@ def parse_args(argv):
     p.add_argument("--data-dir", default=d.data_dir)
     p.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=d.jit_compile,
                    help="XLA-compile the training steps (default on: faster here for real runs; --no-jit-compile for tiny "
-                   "runs, whose time is mostly compiling)")
+                   "runs, whose time is mostly compiling). Part of the saved teacher's key: with the other setting "
+                   "the default paper teacher is not found")
     p.add_argument("--out-dir", default=d.out_dir, help="where the saved teacher is (default saved_models)")
     p.add_argument("--teacher", help="the saved teacher to distil from (default: the paper teacher, OUT_DIR's or "
                    "the committed one; e.g. saved_models/teacher.keras, the assignment's Teacher)")
     p.add_argument("--role", choices=("chief", "worker"),
-                   help="this process's part in a distributed search (set by --workers; by hand on several "
-                   "machines, with the KERASTUNER_* variables, see the README)")
+                   help="this process's part in a distributed search (set by --workers; by hand on several machines: "
+                   "KERASTUNER_TUNER_ID=chief, or tuner0, tuner1, ... on the workers, and the chief's "
+                   "KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT on every machine, as keras-tuner's distributed "
+                   "tuning reads them)")
     return p.parse_args(argv)
 
 

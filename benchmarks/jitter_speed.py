@@ -22,12 +22,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import tensorflow as tf
-from clock import EpochClock  # benchmarks/clock.py, beside this script
 
 from distiller import augment, models
 from distiller.config import Config, checked
 from distiller.dropout import HashedDropout
 from distiller.experiments import prepare_data
+from distiller.stages.speed import EpochClock
 from distiller.training import train_on_labels
 
 

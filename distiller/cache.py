@@ -7,7 +7,6 @@ weights, the data, the views and the cache's code), which is written beside it: 
 or changed code never reuses stale logits.
 """
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +16,9 @@ from distiller import atomic, augment, keys
 from distiller.training import logits
 
 
-def logits_key(model, x, views=1, radius=0):
+def logits_key(model, x, views=1):
     """The key of `model`'s logits for x: on the images themselves (views 1) or on their 25 shifted views."""
-    return keys.key("logits", {"views": views, "radius": radius}, data=[x], made_from=[keys.weights_digest(model)])
+    return keys.key("logits", {"views": views}, data=[x], made_from=[keys.weights_digest(model)])
 
 
 def teacher_logits(teacher, x, cache_dir):
@@ -27,39 +26,17 @@ def teacher_logits(teacher, x, cache_dir):
     return cached(cache_dir, logits_key(teacher, x), (len(x), teacher.output_shape[-1]), lambda: logits(teacher, x))
 
 
-def view_logits(teacher, x, cache_dir, radius=0):
+def view_logits(teacher, x, cache_dir):
     """(N, 25, classes): `teacher`'s logits for each of the 25 shifted views of each image of x (augment.VIEWS),
-    computed once per (teacher, x): consistent teaching at the cost of a lookup.
-
-    With radius r > 0, the teacher averaged over views: the logits of a view are the mean of the teacher's over
-    the (2r + 1)^2 views within r pixels of it, from its logits for shifts of up to 2 + r pixels. (r = 1, 9
-    views, gave every paper-teacher net here a lower validation NLL: benchmarks/paper_teachers.py.)"""
+    computed once per (teacher, x): consistent teaching at the cost of a lookup."""
     shape = (len(x), len(augment.VIEWS), teacher.output_shape[-1])
-    return cached(cache_dir, logits_key(teacher, x, len(augment.VIEWS), radius), shape,
-                  lambda: neighbour_mean(every_view_logits(teacher, x, augment.MAX_SHIFT + radius), radius))
+    return cached(cache_dir, logits_key(teacher, x, len(augment.VIEWS)), shape, lambda: every_view_logits(teacher, x))
 
 
-def every_view_logits(model, x, max_shift=augment.MAX_SHIFT):
-    """(N, 25, classes): the model's logits for each view of each image of x, in the order of augment.VIEWS
-    (or of augment.grid(max_shift))."""
+def every_view_logits(model, x):
+    """(N, 25, classes): the model's logits for each view of each image of x, in the order of augment.VIEWS."""
     forward = tf.function(model)  # traced once for all 25 views: a fifth faster here than eager calls
-    return np.stack([logits(forward, view) for view in augment.every_view(x, max_shift)], axis=1)
-
-
-def neighbour_mean(view_logits, radius):
-    """Logits for the views of augment.grid(m), (N, (2m + 1)^2, classes) -> those for the views of grid(m - radius),
-    each the mean over the (2 radius + 1)^2 views within `radius` pixels of it."""
-    n, count, classes = view_logits.shape
-    side = math.isqrt(count)
-    inner, width = side - 2 * radius, 2 * radius + 1
-    views = view_logits.reshape(n, side, side, classes)  # [image, dy, dx]: grid's order
-    total = sum(views[:, a : a + inner, b : b + inner] for a in range(width) for b in range(width))
-    return (total / width**2).reshape(n, inner * inner, classes)
-
-
-def mean_view_logits(teacher, x, radius):
-    """(N, classes): the teacher averaged over the (2 radius + 1)^2 views of each image within `radius` pixels."""
-    return every_view_logits(teacher, x, radius).mean(axis=1)
+    return np.stack([logits(forward, view) for view in augment.every_view(x)], axis=1)
 
 
 def cached(cache_dir, artifact_key, shape, compute):

@@ -8,6 +8,7 @@
     python train.py --seeds 3 fractions widths digits78        # where distillation pays (long)
     python train.py --seeds 3 --distil-from paper widths       # from the paper teacher
     python train.py export             # the saved models as SavedModel and LiteRT files, with serving costs
+    python train.py speed              # seconds per distillation epoch against two other Distillers (minutes)
 
 Stages: teacher (the assignment's Teacher), students (the Student; Student2.0 from the paper teacher, the
 regularized teacher of Hinton et al. committed in saved_models/, and its jittered control; Student2.0 from the
@@ -17,7 +18,8 @@ translations, jittered and distilled from consistent views; 600-600 plain and co
 validation over 3 seeds; hours), fractions (small transfer sets), widths (small students across T), digits78 (a
 transfer set of 7s and 8s only); and export (no training: the saved models as TensorFlow SavedModels and LiteRT
 float32 / int8 files in OUT_DIR/export/, checked on the test set, with their size, latency and throughput, and
-the class-3 bias shift made on a SavedModel).
+the class-3 bias shift made on a SavedModel); speed (seconds per distillation epoch: ours with the teacher's logits
+computed once, against a keras.io-style Distiller and keras.distillation.Distiller, which run it every step).
 """
 
 import argparse
@@ -63,13 +65,14 @@ def parse_args(argv, prog=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("stages", nargs="*", metavar="stage",
                    help=f"any of {', '.join(STAGES)} (default: {', '.join(DEFAULT_STAGES)})")
-    p.add_argument("--epochs", type=checked(int, 0), default=d.epochs, help=f"epochs for every model (default {d.epochs})")
+    p.add_argument("--epochs", type=checked(int, 0), default=d.epochs, help=f"epochs of the Teacher, the Student and the paper stage's plain rows (default {d.epochs})")
     p.add_argument("--batch-size", type=checked(int, 0), default=d.batch_size, help=f"default {d.batch_size}")
     p.add_argument("--learning-rate", type=checked(float, 0), default=d.learning_rate,
                    help=f"Adam's peak rate, cosine-decayed to 0 (default {d.learning_rate:g})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"seeds the split, weights and shuffling (default {d.seed})")
     p.add_argument("--seeds", type=checked(int, 0), default=d.seeds,
-                   help="train Student and Student2.0 with this many seeds and report mean +- std (default 1)")
+                   help="train every student with this many seeds and report mean +- std (default 1; the paper stage: "
+                   "--paper-seeds)")
     p.add_argument("--temperature", "-T", type=checked(float, 0),
                    help=f"T of the soft targets (default: from --hparams, else {d.temperature:g})")
     p.add_argument("--lambda", dest="lambda_", type=checked(float, 0, strict=False),
@@ -99,7 +102,8 @@ def parse_args(argv, prog=None):
                    f"{','.join(map(str, d.paper_epochs))})")
     p.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=d.jit_compile,
                    help="XLA-compile the training steps (default on: faster here for real runs; --no-jit-compile for tiny "
-                   "runs, whose time is mostly compiling; --quick: off)")
+                   "runs, whose time is mostly compiling; --quick: off). Part of every saved model's key: a run "
+                   "with the other setting trains its models anew, the paper teacher's hour and a half included")
     p.add_argument("--val-size", type=checked(int, 0), default=d.val_size, help=f"held-out training images (default {d.val_size})")
     p.add_argument("--bias-tolerance", type=checked(int, 0, strict=False), default=d.bias_tolerance,
                    help="class 3: take the largest bias adding at most this many validation errors on other "

@@ -133,6 +133,7 @@ class Units:
         elif self.done:
             self.log(f"{stage}: {len(self.done)} units done by an interrupted run, skipping them")
         self.total, self.trained, self.seconds = None, 0, 0.0  # for the line after each unit
+        self.whole_seconds = 0.0  # the trained units' whole training times, for the time left (see run)
         self.reached = set()  # this run's units, done or reused: kept units of other settings are not counted
         self.work = {"total": None, "reached": 0.0, "trained": 0.0}  # what the units cost, for the time left
 
@@ -169,6 +170,10 @@ class Units:
         shutil.rmtree(self.backup_dir(key), ignore_errors=True)
         took = time.perf_counter() - started
         self.trained, self.seconds = self.trained + 1, self.seconds + took
+        # A unit resumed from its backup took this run only its last epochs: its whole time (a record's "seconds",
+        # the part before the kill included) is what its work cost.
+        whole = result.get("seconds") if isinstance(result, dict) else None
+        self.whole_seconds += whole if isinstance(whole, (int, float)) and whole >= took else took
         self.work["trained"] += work
         errors = result if isinstance(result, int) else result.get(self.shows) if isinstance(result, dict) else None
         self.log(self.progress_line(label or key, took, errors))
@@ -183,7 +188,7 @@ class Units:
         line = (f"{self.stage}: {count} units done ({label}{outcome}, {duration(took)}); "
                 f"{duration(self.seconds)} so far")
         if self.total:
-            left = max(self.work["total"] - self.work["reached"], 0) * self.seconds / self.work["trained"]
+            left = max(self.work["total"] - self.work["reached"], 0) * self.whole_seconds / self.work["trained"]
             line += f", about {duration(left)} left" if left else ", all done"
         return line
 

@@ -29,29 +29,6 @@ def test_the_view_cache_is_exact_and_computed_once(tmp_path, monkeypatch):
     np.testing.assert_array_equal(cache.view_logits(teacher, x, tmp_path), views)
 
 
-def moved(x, dx, dy):
-    """NumPy reference: flattened images moved right by dx and down by dy (any |d| < 28), -1 entering."""
-    out = np.full((len(x), 28, 28), -1.0, np.float32)
-    out[:, max(dy, 0) : 28 + min(dy, 0), max(dx, 0) : 28 + min(dx, 0)] = x.reshape(-1, 28, 28)[
-        :, max(-dy, 0) : 28 - max(dy, 0), max(-dx, 0) : 28 - max(dx, 0)]
-    return out.reshape(len(x), 784)
-
-
-def test_the_teacher_averaged_over_9_views_is_exact(tmp_path):
-    keras.utils.set_random_seed(0)
-    teacher = models.mlp((32,), "teacher")
-    x = np.random.default_rng(0).uniform(-1, 1, (20, 784)).astype(np.float32)
-    averaged = cache.view_logits(teacher, x, tmp_path, radius=1)
-    assert averaged.shape == (20, 25, 10)
-    for v, (dx, dy) in enumerate(augment.VIEWS):  # view v's 9 neighbours: shifts of up to 3 pixels
-        expected = np.mean([logits(teacher, moved(x, dx + a, dy + b)) for a in (-1, 0, 1) for b in (-1, 0, 1)], axis=0)
-        np.testing.assert_allclose(averaged[:, v], expected, atol=1e-5)
-    np.testing.assert_allclose(cache.mean_view_logits(teacher, x, 1), averaged[:, augment.CENTER], atol=1e-6)
-    # Cached apart from the teacher's own views, which stay exact.
-    np.testing.assert_allclose(cache.view_logits(teacher, x, tmp_path)[:, augment.CENTER], logits(teacher, x), atol=1e-5)
-    assert len(list(tmp_path.glob("*.npy"))) == 2
-
-
 def consistent_student(data, views, seed):
     keras.utils.set_random_seed(0)  # the same initial weights for every call
     student = models.mlp((16, 16), "student")

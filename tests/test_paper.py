@@ -69,6 +69,17 @@ def test_choices_are_made_on_validation_over_every_seed_and_the_log_shows_no_tes
            f"**missed by {consistent + 1:.1f}**." in text
     assert "against a target of at most 10000: met." in text
     assert f"Students trained on: {report.machine()} (12 of 12)." in text  # 6 rows x 2 seeds
+    assert result["time"]["units"] == result["time"]["timed"] == 18 and result["time"]["seconds"] > 0
+    assert re.search(r"Training time: \d+ (s|min \d+ s) for its 18 units\.", text)
+
+
+def test_the_run_time_estimates_units_finished_before_seconds_were_recorded():
+    runs = paper.Runs(CONFIG, None, None, None)
+    runs.timings = {"a": (100.0, 10), "b": (200.0, 20), "c": (None, 30)}  # 10 s per unit of work, timed
+    assert runs.time() == {"seconds": 600, "units": 3, "timed": 2}
+    assert paper.time_lines({"time": runs.time()}) == [
+        ("Training time: 10 min 0 s for its 3 units (1 unit(s) finished before their seconds were recorded: "
+         "estimated at the others' seconds per epoch and parameter).")]
 
 
 def test_a_section_of_the_former_paper_stage_still_renders():

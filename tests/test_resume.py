@@ -155,16 +155,16 @@ def test_kept_units_outlive_the_stage_and_a_larger_run_trains_only_the_new_ones(
     def train(name):
         return lambda backup: ran.append(name) or len(name)
 
-    first = resume.Units(tmp_path, "consistent", log=lambda *_: None, keep=True)
+    first = resume.Units(tmp_path, "paper", log=lambda *_: None, keep=True)
     assert [first.run(k, train(k)) for k in ("seed0", "seed1")] == [5, 5]
     first.finish()  # the stage's section is written; the record stays, its backups go
-    assert (tmp_path / "progress" / "consistent.json").is_file()
-    assert not (tmp_path / "backups" / "consistent").exists()
+    assert (tmp_path / "progress" / "paper.json").is_file()
+    assert not (tmp_path / "backups" / "paper").exists()
     messages = []
-    larger = resume.Units(tmp_path, "consistent", log=messages.append, keep=True)  # e.g. --seeds 3
+    larger = resume.Units(tmp_path, "paper", log=messages.append, keep=True)  # e.g. --seeds 3
     assert [larger.run(k, train(k)) for k in ("seed0", "seed1", "seed2")] == [5, 5, 5]
     assert ran == ["seed0", "seed1", "seed2"]
-    assert messages[0].startswith("consistent: 2 units done by earlier runs, reusing them (delete ")
+    assert messages[0].startswith("paper: 2 units done by earlier runs, reusing them (delete ")
 
 
 def test_each_unit_prints_this_runs_count_and_the_time_left(tmp_path, monkeypatch):
@@ -213,3 +213,15 @@ def test_the_time_left_weighs_each_unit_by_its_work(tmp_path, monkeypatch):
     units.run("b", lambda backup: 1, work=1)
     assert messages[0].endswith("about 11 min 0 s left")  # 11 units of work left at 60 s each, not 2 units
     assert messages[1].endswith("about 10 min 0 s left")
+
+
+def test_a_resumed_unit_counts_its_whole_training_time_for_the_time_left(tmp_path, monkeypatch):
+    """A unit resumed at its last epochs takes this run 60 s, but its record says its training took 600 s: the
+    time left is reckoned at 600 s per unit, not at 60."""
+    clock = iter(range(0, 10_000, 60))
+    monkeypatch.setattr(resume.time, "perf_counter", lambda: next(clock))
+    messages = []
+    units = resume.Units(tmp_path, "paper", log=messages.append, shows="val_errors")
+    units.expect(3)
+    units.run("resumed", lambda backup: {"val_errors": 50, "seconds": 600.0})
+    assert messages[0].endswith("(resumed: 50 validation errors, 1 min 0 s); 1 min 0 s so far, about 20 min 0 s left")

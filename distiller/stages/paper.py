@@ -16,7 +16,9 @@ differences are paired:
 Every choice is written in config before the run and made on validation over every seed (`choose`: the lowest
 mean validation NLL): the fixed row's setting among config.paper_fixed, each width's consistent epochs among
 config.paper_epochs. Until they are made, the log shows validation errors only; test numbers, with fidelity to the
-teacher (top-1 agreement, KL at T = 1), appear in the final report.
+teacher (top-1 agreement, KL at T = 1), appear in the final report. (Each finished unit's record in
+progress/paper.json holds its test numbers too, measured when it finished; no log line or table reads them before
+the choices, and the choices read validation numbers only.)
 """
 
 import collections
@@ -28,6 +30,7 @@ import tensorflow as tf
 from distiller import keys
 from distiller.evaluate import count_errors, mean_std, nll, predictions
 from distiller.report import machine, provenance
+from distiller.resume import duration
 from distiller.stages.shared import fit_student, new_student
 from distiller.training import key, logits
 
@@ -46,7 +49,7 @@ TARGETS = {("800", "consistent"): 60, ("600", "consistent"): 67, ("800", "fixed"
 
 def run(ctx, progress):
     config, data = ctx.config, ctx.data
-    runs, seeds = Runs(config, data, ctx.paper_targets, progress), seeds_of(config)
+    runs, seeds = Runs(config, data, ctx.paper_targets, progress), paper_seeds_of(config)
     planned = [(width, epochs) for width, kinds in WIDTHS.items() for kind in kinds
                for epochs in candidate_epochs(config, kind)]  # the control's: at most the longest candidate
     progress.expect(len(seeds) * len(planned), work=len(seeds) * sum(work(w, e) for w, e in planned))
@@ -74,7 +77,7 @@ def run(ctx, progress):
                 rows[str(width)][kind] = candidates[f"{width} {kind}"][chosen[f"{width} {kind}"]]
     return {"teacher": runs.teacher_record(), "chosen": chosen, "rows": rows,
             "candidates": {row: {name: validation(r) for name, r in c.items()} for row, c in candidates.items()},
-            "seeds": seeds, "paper": PAPER}
+            "seeds": seeds, "paper": PAPER, "time": runs.time()}
 
 
 def candidate_epochs(config, kind):
@@ -88,7 +91,7 @@ def work(width, epochs):
     return epochs * (784 * width + width * width + 10 * width)
 
 
-def seeds_of(config):
+def paper_seeds_of(config):
     return list(range(config.seed, config.seed + config.paper_seeds))
 
 
@@ -124,6 +127,7 @@ class Runs:
 
     def __init__(self, config, data, soft, progress):
         self.config, self.data, self.soft, self.progress = config, data, soft, progress
+        self.timings = {}  # unit -> (its training seconds or None when not recorded, its work)
 
     def one(self, width, kind, seed, setting):
         config = dataclasses.replace(self.config, **setting)
@@ -133,15 +137,28 @@ class Runs:
                            model=f"mlp {width}-{width}", row=kind, measured_against=self.soft["teacher_id"])
         label = f"Student {width}-{width} {KINDS[kind]}, " + ", ".join(f"{k}={v:g}" for k, v in setting.items())
         unit = f"{width}-{kind}-{'-'.join(f'{v:g}' for v in setting.values())}-seed{seed}-{keys.digest(artifact_key)}"
-        return self.progress.run(unit, lambda backup: self.train(config, width, kind, seed, targets, backup,
-                                                                 artifact_key), f"{label} (seed {seed})",
-                                 work=work(width, config.epochs))
+        result = self.progress.run(unit, lambda backup: self.train(config, width, kind, seed, targets, backup,
+                                                                   artifact_key), f"{label} (seed {seed})",
+                                   work=work(width, config.epochs))
+        self.timings[unit] = (result.get("seconds"), work(width, config.epochs))
+        return result
+
+    def time(self):
+        """The run's training time: the units' recorded seconds, and for units finished before seconds were
+        recorded, an estimate at the timed units' seconds per unit of work (epochs x parameters)."""
+        timed = [(s, w) for s, w in self.timings.values() if s is not None]
+        untimed = sum(w for s, w in self.timings.values() if s is None)
+        rate = sum(s for s, _ in timed) / sum(w for _, w in timed) if timed else 0.0
+        return {"seconds": round(sum(s for s, _ in timed) + untimed * rate), "units": len(self.timings),
+                "timed": len(timed)}
 
     def train(self, config, width, kind, seed, targets, backup, artifact_key):
         student = new_student((width, width), seed)  # the same initial weights in every row of a width and seed
-        fit_student(student, self.data, config, targets, jitter=kind == "plain_jitter", verbose=0, backup_dir=backup,
-                    name=f"Student {width}-{width} {kind} (seed {seed})", seed=seed, artifact_key=artifact_key)
-        return self.measure(student)
+        history = fit_student(student, self.data, config, targets, jitter=kind == "plain_jitter", verbose=0,
+                              backup_dir=backup, name=f"Student {width}-{width} {kind} (seed {seed})", seed=seed,
+                              artifact_key=artifact_key)
+        # Its training time (a resumed unit's included), for the run's time in the report.
+        return {**self.measure(student), "seconds": round(history.seconds, 1)}
 
     def measure(self, student):
         test, val = logits(student, self.data.test[0]), logits(student, self.data.val[0])
@@ -180,7 +197,7 @@ def render(section, name=NAME):
                          f"{', '.join(map(str, errors))} | " + ("" if kind == "plain" else f"{d['mean']:+.1f} +- {d['std']:.1f}")
                          + f" | {100 * np.mean([run['agreement'] for run in runs]):.2f}% | "
                          f"{np.mean([run['kl'] for run in runs]):.4f} | {paper} |")
-    return lines + ["", *targets_lines(r), "", *choice_lines(r), "", machines_line(r),
+    return lines + ["", *targets_lines(r), "", *choice_lines(r), "", machines_line(r), *time_lines(r),
                     "", provenance(section, epochs="epochs per row", seeds=len(r["seeds"])), ""]
 
 
@@ -190,6 +207,16 @@ def machines_line(result):
     runs = [run for rows in result["rows"].values() for runs in rows.values() for run in runs]
     counts = collections.Counter(run.get("machine", "not recorded") for run in runs)
     return "Students trained on: " + "; ".join(f"{m} ({n} of {len(runs)})" for m, n in counts.items()) + "."
+
+
+def time_lines(result):
+    if "time" not in result:
+        return []
+    t = result["time"]
+    estimated = "" if t["timed"] == t["units"] else (f" ({t['units'] - t['timed']} unit(s) finished before their "
+                                                      "seconds were recorded: estimated at the others' seconds per "
+                                                      "epoch and parameter)")
+    return [f"Training time: {duration(t['seconds'])} for its {t['units']} units{estimated}."]
 
 
 def setting_of(width, kind, result, config):
