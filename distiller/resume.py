@@ -132,7 +132,7 @@ class Units:
                      f"(delete {self.path} to train them again)")
         elif self.done:
             self.log(f"{stage}: {len(self.done)} units done by an interrupted run, skipping them")
-        self.total, self.trained, self.seconds = None, 0, 0.0  # for the line after each unit
+        self.total, self.seconds = None, 0.0  # for the line after each unit: the count, this run's time
         self.whole_seconds = 0.0  # the trained units' whole training times, for the time left (see run)
         self.reached = set()  # this run's units, done or reused: kept units of other settings are not counted
         self.work = {"total": None, "reached": 0.0, "trained": 0.0}  # what the units cost, for the time left
@@ -169,7 +169,7 @@ class Units:
         atomic.write_json(self.path, self.done)
         shutil.rmtree(self.backup_dir(key), ignore_errors=True)
         took = time.perf_counter() - started
-        self.trained, self.seconds = self.trained + 1, self.seconds + took
+        self.seconds += took
         # A unit resumed from its backup took this run only its last epochs: its whole time (a record's "seconds",
         # the part before the kill included) is what its work cost.
         whole = result.get("seconds") if isinstance(result, dict) else None
