@@ -21,6 +21,18 @@ def logits_key(model, x, views=1):
     return keys.key("logits", {"views": views}, data=[x], made_from=[keys.weights_digest(model)])
 
 
+class TeacherLogits(tuple):
+    """(a teacher's logits for the training images, for the validation images), and `id`: what a student distilled
+    from them names them by in its key. The digest of their key (the teacher's weights, the images, the views), not
+    of their values: float rounding differs between processors, so logits computed anew on another machine differ in
+    their last bits, and hours of units distilled from them must still be found."""
+
+    def __new__(cls, train, val, id):
+        logits = super().__new__(cls, (train, val))
+        logits.id = id
+        return logits
+
+
 def teacher_logits(teacher, x, cache_dir):
     """`teacher`'s logits for x from `cache_dir`, computing and storing them on a miss."""
     return cached(cache_dir, logits_key(teacher, x), (len(x), teacher.output_shape[-1]), lambda: logits(teacher, x))
@@ -58,5 +70,14 @@ def cached(cache_dir, artifact_key, shape, compute):
 
 
 def teacher_logits_for(teacher, data, cache_dir):
-    """(logits on the training split, logits on the validation split), through the cache."""
-    return tuple(teacher_logits(teacher, x, cache_dir) for x in (data.train[0], data.val[0]))
+    """TeacherLogits: (logits on the training split, logits on the validation split), through the cache."""
+    return TeacherLogits(*(teacher_logits(teacher, x, cache_dir) for x in (data.train[0], data.val[0])),
+                         id=keys.digest(logits_key(teacher, data.train[0])))
+
+
+def teacher_view_logits_for(teacher, data, cache_dir):
+    """TeacherLogits: (logits for the 25 shifted views of each training image, logits on the validation images):
+    what a student taught on consistent views distils from (it is validated on the images themselves)."""
+    views = view_logits(teacher, data.train[0], cache_dir)
+    return TeacherLogits(views, teacher_logits(teacher, data.val[0], cache_dir),
+                         id=keys.digest(logits_key(teacher, data.train[0], len(augment.VIEWS))))

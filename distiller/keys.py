@@ -31,14 +31,14 @@ class Recipe:
 RECIPES = {
     # A net trained on labels: the Teacher, the Student, the paper teacher.
     "labels": Recipe(1, ("distiller.batches", "distiller.training", "distiller.models", "distiller.augment",
-                         "distiller.dropout"), "fff873de6e3f1432"),
+                         "distiller.dropout"), "3c01108a6f66c356"),
     # A student distilled from a teacher's logits.
     "distilled": Recipe(1, ("distiller.batches", "distiller.training", "distiller.models", "distiller.distiller",
-                            "distiller.losses", "distiller.augment"), "ba5222a2a850fe2d"),
+                            "distiller.losses", "distiller.augment"), "95f6f483c4bd2cc4"),
     # Student2.0(-3) with the bias of output 3 raised (class 3).
     "bias_shift": Recipe(1, ("distiller.class3",), "83cafd82cf990b4a"),
     # A teacher's logits, on the images or on their 25 shifted views.
-    "logits": Recipe(1, ("distiller.cache", "distiller.augment"), "b86ed61174799b7d"),
+    "logits": Recipe(1, ("distiller.cache", "distiller.augment"), "402b763bf72f9073"),
 }
 
 

@@ -63,8 +63,7 @@ def targets(teacher, data, cache_dir, log=print):
     the validation images' logits: the pair a consistent student distils from); "fixed", (its logits on the
     training images, on the validation images); "test", on the test images; "teacher_id", its name in keys."""
     log("Paper teacher: logits for the 25 shifted views of every training image (cached)")
-    views = cache.view_logits(teacher, data.train[0], cache_dir)
+    views = cache.teacher_view_logits_for(teacher, data, cache_dir)
     fixed, test = cache.teacher_logits_for(teacher, data, cache_dir), logits(teacher, data.test[0])
-    # Validation is on the unshifted images: fixed[1] for every distilled row. Rows trained without the teacher
-    # but measured against it are keyed by teacher_id.
-    return {"fixed": fixed, "views": (views, fixed[1]), "test": test, "teacher_id": keys.weights_digest(teacher)[:8]}
+    # Rows trained without the teacher but measured against it are keyed by teacher_id.
+    return {"fixed": fixed, "views": views, "test": test, "teacher_id": keys.weights_digest(teacher)[:8]}

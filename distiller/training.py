@@ -26,16 +26,18 @@ def adam_with_cosine_decay(config, train_size):
     return keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(config.learning_rate, steps))
 
 
-def key(config, train, seed=None, soft_targets=None, **extra):
+def key(config, train, seed=None, taught_by=None, **extra):
     """The key (keys.key) of a training's result: its settings, the seed of its weights and batch order, its
-    split and data, and the teacher logits it learned from. `extra` names what else tells two trainings apart
-    (the architecture, a row of a table), so that a saved model, a finished unit and a backup share one key."""
+    split and data, and `taught_by`, the id of the teacher logits it learned from (cache.TeacherLogits.id; for
+    logits from elsewhere, keys.array_digest of them); None: trained on labels. `extra` names what else tells two
+    trainings apart (the architecture, a row of a table), so that a saved model, a finished unit and a backup
+    share one key."""
     settings = {name: getattr(config, name) for name in TRAINING_SETTINGS}
     settings.update(seed=config.seed if seed is None else seed, **extra)
-    if soft_targets is None:
+    if taught_by is None:
         return keys.key("labels", settings, config, [*train])
     settings.update(temperature=config.temperature, lambda_=config.lambda_, hard_labels=config.hard_labels)
-    return keys.key("distilled", settings, config, [*train], [keys.array_digest(soft_targets)])
+    return keys.key("distilled", settings, config, [*train], [taught_by])
 
 
 def fit(model, x, y, validation_data, config, verbose, callbacks, backup_dir, name, seed, artifact_key):
@@ -95,7 +97,7 @@ def distil(student, train, val, teacher_logits, config, verbose="auto", callback
     )
     return fit(distiller, soft_inputs(train[0], teacher_logits[0]), train[1],
                (soft_inputs(val[0], teacher_logits[1]), val[1]), config, verbose, callbacks,
-               backup_dir, name, seed, artifact_key or key(config, train, seed, teacher_logits[0]))
+               backup_dir, name, seed, artifact_key or key(config, train, seed, keys.array_digest(teacher_logits[0])))
 
 
 def soft_inputs(x, soft):

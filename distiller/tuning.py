@@ -160,8 +160,8 @@ def best_hyperparameters(rows, plain_accuracy):
 
 
 def teacher_and_data(config, teacher_path=None, log=print):
-    """The splits, and the teacher's logits on them: (on the training images, on their 25 views, on the validation
-    images), from the on-disk cache. The teacher: the saved model at `teacher_path`, by default the paper teacher
+    """The splits, the teacher's logits on them: (on the training images, on their 25 views, on the validation
+    images), from the on-disk cache, and their id (cache.TeacherLogits.id). The teacher: the saved model at `teacher_path`, by default the paper teacher
     (OUT_DIR's, else the committed one) if it was made on this search's split and data."""
     out = Path(config.out_dir)
     data = prepare_data(config, log)
@@ -174,7 +174,8 @@ def teacher_and_data(config, teacher_path=None, log=print):
                                  f"{paper_teacher.COMMITTED}/): run `make run` (it trains one if none is committed), "
                                  "or pass --teacher with a saved teacher")
     fixed = cache.teacher_logits_for(teacher, data, out / "teacher_logits")
-    return data, (fixed[0], cache.view_logits(teacher, data.train[0], out / "teacher_logits"), fixed[1])
+    views = cache.teacher_view_logits_for(teacher, data, out / "teacher_logits")
+    return data, (fixed[0], views[0], fixed[1]), fixed.id  # the id of the teacher's logits names the views' too
 
 
 def run(config, kind, trials, directory, project="search", overwrite=False, role=None, started=None, teacher=None,
@@ -190,8 +191,8 @@ def run(config, kind, trials, directory, project="search", overwrite=False, role
         make_tuner(kind, DistillationHyperModel(config, 1, epochs, views), trials, max(epochs), config.seed,
                    directory, project).search()
         return None
-    data, targets = teacher_and_data(config, teacher, log)
-    overwrite = overwrite or not same_search(config, data, targets, kind, (epochs, views), Path(directory) / project,
+    data, targets, taught_by = teacher_and_data(config, teacher, log)
+    overwrite = overwrite or not same_search(config, data, taught_by, kind, (epochs, views), Path(directory) / project,
                                              role, log)
     hypermodel = DistillationHyperModel(config, len(data.train[0]), epochs, views)
     tuner = make_tuner(kind, hypermodel, trials, max(epochs), config.seed, directory, project, overwrite)
@@ -201,14 +202,14 @@ def run(config, kind, trials, directory, project="search", overwrite=False, role
     return write_report(config, tuner, data, kind, directory, project, time.perf_counter() - start, log)
 
 
-def same_search(config, data, targets, kind, space, folder, role, log=print):
+def same_search(config, data, taught_by, kind, space, folder, role, log=print):
     """Whether the trials in `folder` were made by this search (keys.key: its settings, split, data, teacher and
     code); if not, the search starts afresh with one line saying why. The key is written for the next run. A
     worker of a distributed search only writes it (its chief's project is shared)."""
     settings = {name: getattr(config, name) for name in TRAINING_SETTINGS}
     space = {"temperature": TEMPERATURES, "lambda_": LAMBDAS, "epochs": list(space[0]), "views": list(space[1])}
     wanted = keys.key("distilled", {"tuner": kind, **settings, "space": space}, config, [*data.train],
-                      [keys.array_digest(targets[0])])
+                      [taught_by])
     path = folder / "search_key.json"
     stored = atomic.read_json(path, None)
     why = None if role == "worker" or not (folder / "oracle.json").exists() else keys.difference(stored, wanted)

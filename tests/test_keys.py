@@ -53,8 +53,28 @@ def test_difference_says_what_differs():
     older = {**wanted, "recipe": wanted["recipe"] - 1}
     assert keys.difference(older, wanted).startswith("was made by older code")
     soft = np.zeros((len(data.train[1]), 10), np.float32)
-    assert keys.difference(key(CONFIG, data.train, 0, soft, model="m"), key(CONFIG, data.train, 0, soft + 1,
-                                                                            model="m")) is not None
+    assert keys.difference(key(CONFIG, data.train, 0, keys.array_digest(soft), model="m"),
+                           key(CONFIG, data.train, 0, keys.array_digest(soft + 1), model="m")) is not None
+
+
+def test_a_student_names_its_teachers_logits_by_their_key_not_their_last_bits(tmp_path, monkeypatch):
+    """Logits computed again on another processor differ in their last bits (float rounding): a unit distilled
+    from them on one machine is still found on another; another teacher, or its shifted views, are other logits."""
+    from distiller.training import key, logits
+
+    data = tiny_splits()
+    keras.utils.set_random_seed(0)
+    net = models.mlp((8,), "net")
+    here = cache.teacher_logits_for(net, data, tmp_path / "here")
+    monkeypatch.setattr(cache, "logits", lambda model, x: logits(model, x) * (1 + 1e-6))  # another rounding
+    there = cache.teacher_logits_for(net, data, tmp_path / "there")
+    assert not np.array_equal(here[0], there[0])
+    assert here.id == there.id
+    assert key(CONFIG, data.train, 0, here.id, model="m") == key(CONFIG, data.train, 0, there.id, model="m")
+    assert cache.teacher_view_logits_for(net, data, tmp_path).id != here.id
+    bias = net.get_layer("logits").bias
+    bias.assign(bias.numpy() + 1.0)
+    assert cache.teacher_logits_for(net, data, tmp_path).id != here.id
 
 
 def run_teacher(config, data, out, lines):

@@ -5,7 +5,8 @@ import keras
 import numpy as np
 import pytest
 
-from distiller import models, report
+from distiller import keys, models, report
+from distiller.cache import TeacherLogits
 from distiller.config import Config
 from distiller.paper_teacher import paper_teacher_key
 from distiller.stages import digits78, fractions, paper, shared, widths
@@ -23,7 +24,8 @@ def setup():
     data = tiny_splits()
     keras.utils.set_random_seed(0)
     teacher = models.teacher()
-    return data, (logits(teacher, data.train[0]), logits(teacher, data.val[0]))
+    train, val = logits(teacher, data.train[0]), logits(teacher, data.val[0])
+    return data, TeacherLogits(train, val, id=keys.array_digest(train))
 
 
 def test_repeat_to_gives_a_small_set_as_many_rows_as_the_full_one():

@@ -30,7 +30,7 @@ def minus3(ctx, row, progress):
     removed, and its key. Saved, and reused when saved with this key (unless --retrain)."""
     transfer, keep = class3.transfer_set_without(*ctx.data.train)
     soft, config = (row.soft[0][keep], row.soft[1]), row.config
-    artifact_key = key(config, transfer, config.seed, soft[0], model="student 600-600 without 3s")
+    artifact_key = key(config, transfer, config.seed, row.soft.id, model="student 600-600 without 3s")
     saved = None if config.retrain else saved_model(ctx.out, NAME_MINUS3, artifact_key, "Student2.0(-3)", ctx.log)
     if saved is not None:
         return saved, artifact_key

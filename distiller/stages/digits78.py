@@ -30,7 +30,7 @@ def digits_7_and_8(config, data, teacher_logits, out, progress=resume.UNRECORDED
     student = models.mlp((800, 800), "student800")
     backup = progress.backup_dir("student_78")
     distil(student, transfer[:2], data.val, (transfer[2], teacher_logits[1]), config, verbose=0, backup_dir=backup,
-           name="Student 800-800 of 7s and 8s", artifact_key=key(config, transfer[:2], config.seed, transfer[2],
+           name="Student 800-800 of 7s and 8s", artifact_key=key(config, transfer[:2], config.seed, teacher_logits.id,
                                                                   model="student 800-800 of 7s and 8s"))
     val_logits = logits(student, data.val[0])
     shifts = np.arange(0.0, 15.01, 0.2)

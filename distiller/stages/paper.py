@@ -133,7 +133,7 @@ class Runs:
         config = dataclasses.replace(self.config, **setting)
         targets = {"fixed": self.soft["fixed"], "consistent": self.soft["views"]}.get(kind)
         # Trained without the teacher (plain rows) but measured against it: another teacher, another unit.
-        artifact_key = key(config, self.data.train, seed, None if targets is None else targets[0],
+        artifact_key = key(config, self.data.train, seed, None if targets is None else targets.id,
                            model=f"mlp {width}-{width}", row=kind, measured_against=self.soft["teacher_id"])
         label = f"Student {width}-{width} {KINDS[kind]}, " + ", ".join(f"{k}={v:g}" for k, v in setting.items())
         unit = f"{width}-{kind}-{'-'.join(f'{v:g}' for v in setting.values())}-seed{seed}-{keys.digest(artifact_key)}"

@@ -113,7 +113,8 @@ def errors_per_seed(config, data, units, seeds, keep=None, teacher_logits=None, 
         columns += (teacher_logits[0][keep],)
     x, y, *soft = repeat_to(columns, len(data.train[0]))
     kind = "plain" if teacher_logits is None else f"T{config.temperature:g}-lambda{config.lambda_:g}"
-    unit_key = lambda seed: key(config, (x, y), seed, *soft, model=f"mlp {units[0]}-{units[1]}")
+    taught_by = None if teacher_logits is None else teacher_logits.id  # cache.TeacherLogits
+    unit_key = lambda seed: key(config, (x, y), seed, taught_by, model=f"mlp {units[0]}-{units[1]}")
 
     def train(seed, backup):
         keras.utils.set_random_seed(seed)

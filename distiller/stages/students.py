@@ -32,7 +32,7 @@ class Row:
     its images are jittered, and who taught it."""
 
     config: object
-    soft: tuple | None = None  # (targets for the training images, for the validation images)
+    soft: tuple | None = None  # cache.TeacherLogits: (targets for the training images, for the validation images)
     jitter: bool = False
     teacher: str | None = None
 
@@ -77,8 +77,8 @@ def row(ctx, name):
 
 def row_key(row, data, seed):
     """The key of one row's student of one seed: its saved model, unit and backup."""
-    soft = None if row.soft is None else row.soft[0]
-    return key(row.config, data.train, seed, soft, model="student 600-600", **({"jitter": True} if row.jitter else {}))
+    taught_by = None if row.soft is None else row.soft.id
+    return key(row.config, data.train, seed, taught_by, model="student 600-600", **({"jitter": True} if row.jitter else {}))
 
 
 def train_students(ctx, progress=resume.UNRECORDED):
