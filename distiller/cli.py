@@ -5,6 +5,7 @@
     python train.py --quick            # a smoke test on a small subset, under 2 minutes
     python train.py --seeds 3          # every student over 3 seeds, mean +- std
     python train.py paper              # the paper's MNIST table from the paper teacher, 3 seeds (hours; resumable)
+    python train.py protocol           # the paper's protocol, one difference at a time (hours; resumable)
     python train.py --seeds 3 fractions widths digits78        # where distillation pays (long)
     python train.py --seeds 3 --distil-from paper widths       # from the paper teacher
     python train.py export             # the saved models as SavedModel and LiteRT files, with serving costs
@@ -15,7 +16,9 @@ regularized teacher of Hinton et al. committed in saved_models/, and its jittere
 Teacher), class3 (these three are the default), and the opt-in experiments: small_transfer (Student and
 Student2.0 on 3% of the training split), paper (the paper's MNIST table: 800-800 students plain, distilled without
 translations, jittered and distilled from consistent views; 600-600 plain and consistent; every choice on
-validation over 3 seeds; hours), fractions (small transfer sets), widths (small students across T), digits78 (a
+validation over 3 seeds; hours), protocol (the 800-800 student distilled without translations, each arm one
+difference from the paper's protocol: weighting, the dropout paper's SGD, initial weights, inputs, its teacher; 1
+seed, validation only; hours), fractions (small transfer sets), widths (small students across T), digits78 (a
 transfer set of 7s and 8s only); and export (no training: the saved models as TensorFlow SavedModels and LiteRT
 float32 / int8 files in OUT_DIR/export/, checked on the test set, with their size, latency and throughput, and
 the class-3 bias shift made on a SavedModel); speed (seconds per distillation epoch: ours with the teacher's logits

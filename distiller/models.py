@@ -15,14 +15,23 @@ NUM_CLASSES = 10
 INPUT_DIM = 784
 
 
-def mlp(hidden_units, name):
-    """784 -> hidden (ReLU) ... -> 10 logits. No dropout, no weight decay.
+# Initial weights: Keras's default, or the dropout paper's N(0, 0.01) (Hinton et al. 2012, appendix A; 0.01 is the
+# standard deviation in mdenil/dropout's reproduction). Made per layer, after the caller's set_random_seed: an
+# unseeded Keras initializer draws its seed when it is made.
+INITIALIZERS = {"glorot": lambda: "glorot_uniform", "normal": lambda: keras.initializers.RandomNormal(stddev=0.01)}
+
+
+def mlp(hidden_units, name, init="glorot", inputs="normalized"):
+    """784 -> hidden (ReLU) ... -> 10 logits. No dropout, no weight decay. `init`: a key of INITIALIZERS; `inputs`:
+    "normalized" (the data as it is, [-1, 1]) or "unit" (rescaled to [0, 1] first: see unit_inputs).
 
     Initial weights follow keras.utils.set_random_seed, which the callers set per run.
     """
-    layers = [keras.Input((INPUT_DIM,), name="pixels")]
-    layers += [keras.layers.Dense(units, "relu", name=f"hidden{i + 1}") for i, units in enumerate(hidden_units)]
-    layers.append(keras.layers.Dense(NUM_CLASSES, name="logits"))
+    init = INITIALIZERS[init]
+    layers = [keras.Input((INPUT_DIM,), name="pixels"), *unit_inputs(inputs)]
+    layers += [keras.layers.Dense(units, "relu", kernel_initializer=init(), name=f"hidden{i + 1}")
+               for i, units in enumerate(hidden_units)]
+    layers.append(keras.layers.Dense(NUM_CLASSES, kernel_initializer=init(), name="logits"))
     return keras.Sequential(layers, name=name)
 
 
@@ -55,17 +64,28 @@ def load(path, name="model", remedy="run `python train.py` again to write it ane
     return model
 
 
-def paper_teacher(hidden_units=TEACHER_UNITS, max_norm=4.0, name="paper_teacher"):
+def unit_inputs(inputs):
+    """[] for the data as it is; for "unit", a layer that maps it back to x / 255 in [0, 1], the dropout paper's
+    input (its reproductions read pixels in [0, 1]). Inside the net, so that the data, the jitter (which fills with
+    the normalized background, -1) and every cache stay as they are; an input pixel dropped is then black, not gray."""
+    if inputs not in ("normalized", "unit"):
+        raise ValueError(f"inputs must be 'normalized' or 'unit', got {inputs!r}")
+    return [keras.layers.Rescaling(0.5, offset=0.5, name="unit_inputs")] if inputs == "unit" else []
+
+
+def paper_teacher(hidden_units=TEACHER_UNITS, max_norm=4.0, name="paper_teacher", init="glorot",
+                  inputs="normalized"):
     """Hinton et al.'s regularized MNIST teacher: inputs jittered by up to 2 pixels, dropout of 20% on
     inputs and 50% on hidden units, and a max-norm constraint on every unit's incoming weights.
 
     Jitter and dropout act only in training; at inference it is a plain 784-1200-1200-10 MLP. Both are
     written so that XLA compiles the training step (augment.RandomShift, dropout.HashedDropout).
     """
-    constraint = keras.constraints.MaxNorm(max_norm)
-    layers = [keras.Input((INPUT_DIM,), name="pixels"), augment.RandomShift(), HashedDropout(0.2)]
+    constraint, init = keras.constraints.MaxNorm(max_norm), INITIALIZERS[init]
+    layers = [keras.Input((INPUT_DIM,), name="pixels"), augment.RandomShift(), *unit_inputs(inputs), HashedDropout(0.2)]
     for i, units in enumerate(hidden_units):
-        layers += [keras.layers.Dense(units, "relu", kernel_constraint=constraint, name=f"hidden{i + 1}"),
-                   HashedDropout(0.5)]
-    layers.append(keras.layers.Dense(NUM_CLASSES, kernel_constraint=constraint, name="logits"))
+        layers += [keras.layers.Dense(units, "relu", kernel_initializer=init(), kernel_constraint=constraint,
+                                      name=f"hidden{i + 1}"), HashedDropout(0.5)]
+    layers.append(keras.layers.Dense(NUM_CLASSES, kernel_initializer=init(), kernel_constraint=constraint,
+                                     name="logits"))
     return keras.Sequential(layers, name=name)

@@ -9,7 +9,7 @@ import time
 import keras
 import numpy as np
 
-from distiller import keys
+from distiller import keys, optimizers
 from distiller.batches import EpochOrder
 from distiller.distiller import Distiller
 from distiller.errors import deferred
@@ -20,10 +20,14 @@ from distiller.resume import Backup
 TRAINING_SETTINGS = ("seed", "epochs", "batch_size", "learning_rate", "jit_compile", "steps_per_execution")
 
 
+# The settings of the dropout paper's SGD (optimizers.py): in a key only when config.optimizer names it, so that
+# every key made before it existed (Adam's) stays as it was.
+SGD_SETTINGS = ("optimizer", "lr_decay", "momentum")
+
+
 def adam_with_cosine_decay(config, train_size):
     """Adam whose rate falls from config.learning_rate to 0 over all steps (constant Adam: ~97.8%)."""
-    steps = config.epochs * math.ceil(train_size / config.batch_size)
-    return keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(config.learning_rate, steps))
+    return optimizers.cosine_adam(config.learning_rate, config.epochs, math.ceil(train_size / config.batch_size))
 
 
 def key(config, train, seed=None, taught_by=None, **extra):
@@ -33,6 +37,8 @@ def key(config, train, seed=None, taught_by=None, **extra):
     trainings apart (the architecture, a row of a table), so that a saved model, a finished unit and a backup
     share one key."""
     settings = {name: getattr(config, name) for name in TRAINING_SETTINGS}
+    if config.optimizer != "adam":
+        settings.update({name: getattr(config, name) for name in SGD_SETTINGS})
     settings.update(seed=config.seed if seed is None else seed, **extra)
     if taught_by is None:
         return keys.key("labels", settings, config, [*train])
@@ -65,7 +71,7 @@ def train_on_labels(model, train, val, config, verbose="auto", callbacks=(), bac
     (default: key(config, train, seed)) is `artifact_key`."""
     seed = config.seed if seed is None else seed
     model.compile(
-        optimizer=adam_with_cosine_decay(config, len(train[0])),
+        optimizer=optimizers.for_config(config, len(train[0])),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
         jit_compile=config.jit_compile,
@@ -87,7 +93,7 @@ def distil(student, train, val, teacher_logits, config, verbose="auto", callback
     seed = config.seed if seed is None else seed
     distiller = Distiller(student, seed=seed)
     distiller.compile(
-        optimizer=adam_with_cosine_decay(config, len(train[0])),
+        optimizer=optimizers.for_config(config, len(train[0])),
         metrics=["accuracy"],
         temperature=config.temperature,
         lambda_=config.lambda_,

@@ -12,7 +12,7 @@ for a stage sit in its module. A new stage is a new module and one line below.
 
 import importlib
 
-NAMES = ("teacher", "students", "class3", "small_transfer", "paper", "fractions", "widths", "digits78", "export", "speed")
+NAMES = ("teacher", "students", "class3", "small_transfer", "paper", "protocol", "fractions", "widths", "digits78", "export", "speed")
 DEFAULT = NAMES[:3]  # make run; the rest are opt-in: where distillation pays, serving, and speed
 
 

@@ -1,0 +1,122 @@
+"""`python train.py protocol`: the dropout paper's SGD as its appendix writes it, a run's length read off one curve,
+the input and weight options, and the stage's arms screened on validation only and resumed."""
+
+import dataclasses
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from distiller import curve, experiments, models, training
+from distiller.config import PROTOCOL_ARMS, Config
+from distiller.optimizers import DropoutPaperSGD, for_config
+from distiller.stages import protocol
+from tests.conftest import blocks, plant_paper_teacher
+
+
+def test_dropout_paper_sgd_is_the_appendix_update():
+    """dw = p dw - (1 - p) eps g, w += dw; eps = eps0 f^epoch; p from p_i to p_f over T epochs: by hand."""
+    optimizer = DropoutPaperSGD(2.0, 0.5, (0.5, 0.9, 2), steps_per_epoch=2)
+    w = keras.Variable(np.array([1.0, -1.0], "float32"))
+    expected, dw = np.array([1.0, -1.0]), np.zeros(2)
+    for step in range(8):
+        g = np.array([0.3, -0.1]) * (step + 1)
+        optimizer.apply([keras.ops.convert_to_tensor(g.astype("float32"))], [w])
+        epoch = step // 2
+        p, eps = 0.5 + 0.4 * min(epoch / 2, 1.0), 2.0 * 0.5**epoch
+        dw = p * dw - (1 - p) * eps * g
+        expected = expected + dw
+        np.testing.assert_allclose(w.numpy(), expected, rtol=1e-5)
+
+
+def test_an_sgd_run_of_n_epochs_is_the_start_of_a_longer_one():
+    """Neither the rate nor the momentum depends on the run's length: the weights after 2 epochs of a 4-epoch run
+    are those of a 2-epoch run, so a curve's point at n epochs is what a run of n epochs ends with (Adam's cosine
+    is not so)."""
+    data = blocks((200, 100))
+    config = Config(optimizer="dropout_sgd", learning_rate=0.1, batch_size=50, jit_compile=False,
+                    steps_per_execution=1)
+
+    class Keep(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            kept[epoch + 1] = [w.copy() for w in self.model.get_weights()]
+
+    ends = {}
+    for epochs in (2, 4):
+        kept = {}
+        keras.utils.set_random_seed(0)
+        net = models.mlp((8,), "net")
+        training.train_on_labels(net, data.train, data.val, dataclasses.replace(config, epochs=epochs), verbose=0,
+                                 callbacks=[Keep()])
+        ends[epochs] = kept
+    for short, long in zip(ends[2][2], ends[4][2], strict=True):
+        np.testing.assert_allclose(short, long, rtol=1e-6, atol=1e-7)
+    assert not np.allclose(ends[4][2][0], ends[4][4][0])  # it went on learning
+    with pytest.raises(ValueError, match="optimizer must be"):
+        for_config(dataclasses.replace(config, optimizer="sgd"), 100)
+
+
+def test_the_curve_keeps_its_points_across_a_resume_and_the_length_is_its_lowest_finite_nll(tmp_path):
+    data = blocks((100, 60))
+    net = models.mlp((8,), "net")
+    path = tmp_path / "curve.json"
+    first = curve.ValidationCurve(net, data.val, every=2, path=path)
+    first.set_model(net)
+    first.set_params({"epochs": 5})
+    for epoch in range(3):  # killed after epoch 3: points at 2
+        first.on_epoch_end(epoch)
+    resumed = curve.ValidationCurve(net, data.val, every=2, path=path)
+    resumed.set_model(net)
+    resumed.set_params({"epochs": 5})
+    for epoch in range(3, 5):
+        resumed.on_epoch_end(epoch)
+    assert [p[0] for p in resumed.as_list()] == [2, 4, 5]  # every 2 epochs and the last
+    errors = np.sum(np.argmax(net.predict(data.val[0], verbose=0), -1) != data.val[1])
+    assert resumed.as_list()[-1][1] == errors
+    assert curve.best_length([[10, 5, 0.3], [20, 4, 0.2], [30, 9, float("nan")], [40, 4, 0.2]]) == 20
+
+
+def test_unit_inputs_are_the_pixels_in_0_1_and_normal_weights_are_small_and_seeded():
+    x = np.array([[-1.0] * 783 + [1.0]], "float32")
+    unit = keras.Sequential([keras.Input((784,)), *models.unit_inputs("unit")])
+    np.testing.assert_allclose(unit(x).numpy()[0, [0, -1]], [0.0, 1.0])
+    kernels = []
+    for seed in (0, 0, 1):
+        keras.utils.set_random_seed(seed)
+        kernels.append(models.mlp((800,), "net", init="normal").get_weights()[0])
+    assert abs(kernels[0].std() - 0.01) < 0.001
+    np.testing.assert_array_equal(kernels[0], kernels[1])
+    assert not np.array_equal(kernels[0], kernels[2])
+    with pytest.raises(ValueError, match="inputs must be"):
+        models.unit_inputs("raw")
+
+
+def test_the_arms_are_screened_on_validation_only_and_a_rerun_trains_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(protocol, "UNITS", (8, 8))
+    monkeypatch.setattr(protocol, "TEACHER_UNITS", (16,))
+    config = Config(out_dir=str(tmp_path), batch_size=50, jit_compile=False, steps_per_execution=1, epochs=1,
+                    protocol_today=(3.0, 0.5, 2), protocol_epochs=3, protocol_teacher_epochs=2,
+                    protocol_rates=(0.3, 0.03), protocol_probe_epochs=1, protocol_curve_every=2)
+    data = blocks((200, 100))
+    plant_paper_teacher(config, data, tmp_path)
+    monkeypatch.setattr(experiments, "prepare_data", lambda *_: data)
+    lines = []
+    experiments.run(config, ["protocol"], log=lines.append)
+    result = json.loads((tmp_path / "results.json").read_text())["protocol"]["result"]
+
+    assert list(result["arms"]) == list(PROTOCOL_ARMS)
+    assert not any("test errors" in line for line in lines)  # screening: no test number
+    assert "errors" not in json.dumps(result).replace("val_errors", "")
+    assert result["rate"] == float(min(result["probe"], key=lambda rate: result["probe"][rate]["val_nll"]))
+    assert result["chosen"] == min(result["arms"], key=lambda a: result["arms"][a]["val_nll"])
+    arms = result["arms"]
+    assert arms["today"]["length"] == 2 and arms["weighting"]["changes"] == {"temperature": 20.0, "lambda_": 10.0}
+    assert arms["optimizer"]["changes"]["learning_rate"] == result["rate"]
+    assert [p[0] for p in arms["optimizer"]["curve"]] == [2, 3] and arms["optimizer"]["length"] in (2, 3)
+    assert (tmp_path / "protocol" / f"{protocol.TEACHER_FILE}.keras").is_file()  # the dropout paper's teacher
+
+    again = []
+    experiments.run(config, ["protocol"], log=again.append)  # everything reused
+    assert not any("units done (" in line for line in again), again
+    assert json.loads((tmp_path / "results.json").read_text())["protocol"]["result"] == result
