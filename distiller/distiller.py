@@ -1,6 +1,6 @@
 """A keras.Model that trains a student from a frozen teacher with Hinton et al.'s objective.
 
-    distiller = Distiller(student, teacher)
+    distiller = Distiller(student=student, teacher=teacher)      # by keyword only: Keras's takes the teacher first
     distiller.compile(keras.optimizers.Adam(), metrics=["accuracy"], temperature=20.0, lambda_=1.0)
     distiller.fit(x, y)                                          # runs the teacher at every step
     distiller.fit({"pixels": x, "teacher_logits": v}, y)         # or reuses precomputed logits
@@ -15,7 +15,12 @@ very view: consistent teaching (Beyer et al. 2022) without running the teacher.
 Like Model.fit, it adds the student's regularization losses, scales the loss under a mixed-precision
 policy, and weighs each example by `sample_weight` (or `class_weight`). Only a dict with one of the
 reserved keys (CACHED_KEYS) selects precomputed logits; any other input goes to the student and teacher.
+
+temperature, lambda_ and hard_labels belong to the Distiller (20, 1 and True by default): set when it is made or
+by compile (where None keeps them), and kept by get_config, so that from_config and load_model restore them.
 """
+
+import reprlib
 
 import keras
 import numpy as np
@@ -29,7 +34,13 @@ CACHED_KEYS = ("teacher_logits", "view_logits")  # the keys of precomputed logit
 
 @keras.saving.register_keras_serializable(package="distiller")
 class Distiller(keras.Model):
-    def __init__(self, student, teacher=None, seed=0, **kwargs):
+    def __init__(self, *args, student=None, teacher=None, seed=0, temperature=20.0, lambda_=1.0, hard_labels=True,
+                 **kwargs):
+        # By keyword only: keras.distillation.Distiller takes (teacher, student), so a user of Keras's order would
+        # silently train the teacher. *args is taken only to refuse it in words.
+        if args or student is None:
+            raise TypeError(keyword_only_refusal(args))
+        check_hyperparameters(temperature, lambda_)
         super().__init__(**kwargs)
         self.student = student
         self.teacher = teacher
@@ -42,20 +53,31 @@ class Distiller(keras.Model):
         if teacher is not None:
             refuse_probabilities(teacher)  # once, here: no step pays for it
             teacher.trainable = False  # its weights never reach the optimizer
-        self.temperature, self.lambda_, self.hard_labels = 1.0, 0.0, True
-        # "loss" here shadows the tracker that compile() creates, which this class never updates.
+        self.temperature, self.lambda_, self.hard_labels = float(temperature), float(lambda_), bool(hard_labels)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
         self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
 
-    def compile(self, optimizer="adam", metrics=None, temperature=20.0, lambda_=1.0, loss=None, hard_labels=True,
+    def compile(self, optimizer="adam", metrics=None, temperature=None, lambda_=None, loss=None, hard_labels=None,
                 **kwargs):
-        """hard_labels=False drops the hard-label term: the student learns from the soft targets alone."""
+        """temperature, lambda_, hard_labels: None keeps the Distiller's (20, 1 and True unless it was made or
+        restored with others). hard_labels=False drops the hard-label term: the student learns from the soft
+        targets alone."""
         if loss is not None:
             raise ValueError(f"a Distiller computes its own loss; got loss={loss!r}")
+        temperature = self.temperature if temperature is None else temperature
+        lambda_ = self.lambda_ if lambda_ is None else lambda_
+        hard_labels = self.hard_labels if hard_labels is None else hard_labels
         check_hyperparameters(temperature, lambda_)
         super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
         self.temperature, self.lambda_, self.hard_labels = float(temperature), float(lambda_), bool(hard_labels)
+
+    @property
+    def metrics(self):
+        """What fit and evaluate reset and log, listed as a custom train_step lists its own (Keras's documented
+        way): this class's "loss" first, then the rest. compile() makes a "loss" Mean of its own, updated only by
+        Model's train_step; left out, it neither hides this one nor logs a second "loss"."""
+        return [self.loss_tracker, *(m for m in super().metrics if m.name != "loss")]
 
     def call(self, inputs, training=False):
         return self.student(inputs["pixels"] if is_cached(inputs) else inputs, training=training)
@@ -128,6 +150,9 @@ class Distiller(keras.Model):
             "student": keras.saving.serialize_keras_object(self.student),
             "teacher": keras.saving.serialize_keras_object(self.teacher) if self.teacher is not None else None,
             "seed": self.seed,
+            "temperature": self.temperature,
+            "lambda_": self.lambda_,
+            "hard_labels": self.hard_labels,
         }
 
     @classmethod
@@ -136,7 +161,7 @@ class Distiller(keras.Model):
         student = keras.saving.deserialize_keras_object(config.pop("student"))
         teacher = config.pop("teacher")
         teacher = keras.saving.deserialize_keras_object(teacher) if teacher is not None else None
-        return cls(student, teacher, **config)
+        return cls(student=student, teacher=teacher, **config)
 
     def get_compile_config(self):
         config = super().get_compile_config()
@@ -148,6 +173,15 @@ class Distiller(keras.Model):
         self.compile(**config)
         if self.built:
             self.optimizer.build(self.trainable_variables)
+
+
+def keyword_only_refusal(args):
+    """The one-line TypeError message for a Distiller made with positional arguments, or without a student."""
+    received = ", ".join(f"{type(a).__name__} {a.name!r}" if isinstance(a, keras.Model) else reprlib.repr(a)
+                         for a in args)
+    return ("Distiller takes its models by keyword: Distiller(student=..., teacher=...) (keras.distillation.Distiller "
+            "takes the teacher first, so a position could train the wrong model); "
+            + (f"got {len(args)} positional argument(s): {received}" if args else "got no student="))
 
 
 def is_cached(inputs):

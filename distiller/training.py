@@ -91,7 +91,7 @@ def distil(student, train, val, teacher_logits, config, verbose="auto", callback
     `seed` draws the batch order and the views (default config.seed).
     """
     seed = config.seed if seed is None else seed
-    distiller = Distiller(student, seed=seed)
+    distiller = Distiller(student=student, seed=seed)
     distiller.compile(
         optimizer=optimizers.for_config(config, len(train[0])),
         metrics=["accuracy"],

@@ -46,7 +46,7 @@ class DistillationHyperModel(kt.HyperModel):
 
     def build(self, hp):
         keras.utils.set_random_seed(self.config.seed)  # every trial starts from the same weights
-        distiller = Distiller(models.student())
+        distiller = Distiller(student=models.student())
         epochs = hp.Choice("epochs", self.epochs)
         views = hp.Choice("views", self.views)
         # Compiled here, not by the tuner: a Distiller's compile takes temperature and lambda_, and the cosine

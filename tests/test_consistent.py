@@ -56,7 +56,7 @@ def test_evaluation_with_view_logits_uses_the_unshifted_view():
     x = np.random.default_rng(0).uniform(-1, 1, (64, 784)).astype(np.float32)
     y = np.arange(64) % 10
     views = np.random.default_rng(1).normal(size=(64, 25, 10)).astype(np.float32)
-    distiller = Distiller(models.mlp((8,), "s"))
+    distiller = Distiller(student=models.mlp((8,), "s"))
     distiller.compile("adam", temperature=3.0, lambda_=0.5, jit_compile=False)
     with_views = distiller.evaluate({"pixels": x, "view_logits": views}, y, verbose=0, return_dict=True)
     center = distiller.evaluate({"pixels": x, "teacher_logits": views[:, augment.CENTER]}, y, verbose=0,

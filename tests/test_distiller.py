@@ -18,7 +18,7 @@ def batch():
 
 def make(temperature=4.0, lambda_=0.5, teacher=True, learning_rate=1e-2):
     keras.utils.set_random_seed(0)
-    distiller = Distiller(models.student(), models.teacher() if teacher else None)
+    distiller = Distiller(student=models.student(), teacher=models.teacher() if teacher else None)
     distiller.compile(keras.optimizers.SGD(learning_rate), metrics=["accuracy"], temperature=temperature, lambda_=lambda_)
     return distiller
 
@@ -44,7 +44,7 @@ def test_logged_losses_add_up_to_the_objective(batch):
 
 def test_without_hard_labels_the_loss_is_the_soft_term_alone(batch):
     keras.utils.set_random_seed(0)
-    distiller = Distiller(models.student(), models.teacher())
+    distiller = Distiller(student=models.student(), teacher=models.teacher())
     distiller.compile(keras.optimizers.SGD(1e-2), temperature=3.0, lambda_=0.7, hard_labels=False)
     logs = distiller.evaluate(*batch, batch_size=64, verbose=0, return_dict=True)
     assert logs["loss"] == pytest.approx(0.7 * logs["distillation_loss"], rel=1e-5)
@@ -82,7 +82,7 @@ def test_student_file_never_carries_the_teacher(tmp_path):
 
 
 def test_bad_arguments_refused():
-    distiller = Distiller(models.student())
+    distiller = Distiller(student=models.student())
     with pytest.raises(ValueError, match="temperature"):
         distiller.compile("adam", temperature=0.0)
     with pytest.raises(ValueError, match="own loss"):
@@ -138,7 +138,7 @@ def teacher_logits_for(x):
 
 def backup_distiller(seed):
     keras.utils.set_random_seed(seed)
-    distiller = Distiller(models.mlp((16,), "s"))
+    distiller = Distiller(student=models.mlp((16,), "s"))
     distiller.compile(keras.optimizers.Adam(1e-2), temperature=3.0, lambda_=0.5)
     return distiller
 
@@ -179,7 +179,7 @@ def test_the_students_regularizers_are_trained_on_and_logged(batch):
     x, y = batch
     inputs = {"pixels": x, "teacher_logits": teacher_logits_for(x)}
     c, rate = 0.01, 0.1
-    plain, regularized = Distiller(mlp_with(None)), Distiller(mlp_with(keras.regularizers.L2(c)))
+    plain, regularized = Distiller(student=mlp_with(None)), Distiller(student=mlp_with(keras.regularizers.L2(c)))
     for distiller in (plain, regularized):
         distiller.compile(keras.optimizers.SGD(rate), temperature=3.0, lambda_=0.5)
     before = regularized.student.get_weights()  # the same as plain's: same seed
@@ -203,7 +203,7 @@ def test_mixed_float16_scales_the_loss_and_unscales_the_gradients(batch, cached)
         try:
             keras.utils.set_random_seed(0)
             student, teacher = models.mlp((16,), "s"), models.mlp((16,), "t")
-            distiller = Distiller(student, None if cached else teacher)
+            distiller = Distiller(student=student, teacher=None if cached else teacher)
             distiller.compile(keras.optimizers.SGD(0.1), temperature=3.0, lambda_=0.5)
             before = student.get_weights()
             distiller.train_on_batch({"pixels": x, "teacher_logits": teacher(x).numpy()} if cached else x, y)
@@ -220,7 +220,7 @@ def test_mixed_float16_scales_the_loss_and_unscales_the_gradients(batch, cached)
 
 def weighted_distiller():
     keras.utils.set_random_seed(0)
-    distiller = Distiller(models.mlp((16,), "s"))
+    distiller = Distiller(student=models.mlp((16,), "s"))
     # As with Model.compile, weighted_metrics (not metrics) weigh by sample_weight.
     distiller.compile(keras.optimizers.SGD(0.1), weighted_metrics=["accuracy"], temperature=4.0, lambda_=0.5)
     return distiller
@@ -266,7 +266,7 @@ def softmax_teachers():
 @pytest.mark.parametrize("name", list(softmax_teachers()))
 def test_a_teacher_that_outputs_probabilities_is_refused(name):
     with pytest.raises(ValueError, match="the teacher must output logits") as refused:
-        Distiller(models.student(), softmax_teachers()[name]())
+        Distiller(student=models.student(), teacher=softmax_teachers()[name]())
     assert "\n" not in str(refused.value)
 
 
@@ -282,7 +282,7 @@ def test_a_student_with_named_inputs_learns_from_a_live_teacher(batch):
     inputs = {"image": x, "hint": np.random.default_rng(3).normal(size=(len(x), 3)).astype(np.float32)}
     student, teacher = named_inputs_mlp("s", 0), named_inputs_mlp("t", 1)
     z, v = student(inputs).numpy(), teacher(inputs).numpy()
-    distiller = Distiller(student, teacher)
+    distiller = Distiller(student=student, teacher=teacher)
     distiller.compile(keras.optimizers.SGD(0.1), temperature=3.0, lambda_=0.5)
     np.testing.assert_allclose(distiller.predict(inputs, verbose=0), z, rtol=1e-5, atol=1e-6)
     logs = distiller.train_on_batch(inputs, y, return_dict=True)
@@ -296,7 +296,7 @@ def test_each_shifted_view_is_taught_by_that_views_logits():
     x = np.random.default_rng(0).uniform(-1, 1, (64, 784)).astype(np.float32)
     student = models.mlp((8,), "s")
     views = np.stack([student(augment.view(x, k)).numpy() for k in range(len(augment.VIEWS))], axis=1)
-    distiller = Distiller(student, seed=5)
+    distiller = Distiller(student=student, seed=5)
     distiller.compile(keras.optimizers.SGD(1.0), temperature=1.0, lambda_=1.0, hard_labels=False)
     drawn = augment.random_views(len(x), keras.random.SeedGenerator(5)).numpy()  # the step's first draw
     before = student.get_weights()
@@ -317,7 +317,7 @@ def test_an_xla_compiled_step_equals_the_plain_one(batch, taught_by):
     runs = []
     for jit in (False, True):
         keras.utils.set_random_seed(0)
-        distiller = Distiller(models.mlp((32,), "s"), seed=3)
+        distiller = Distiller(student=models.mlp((32,), "s"), seed=3)
         distiller.compile(keras.optimizers.SGD(0.1), temperature=3.0, lambda_=0.5, jit_compile=jit)
         logs = distiller.fit({"pixels": x, taught_by: targets.astype(np.float32)}, y, batch_size=16, epochs=2,
                              shuffle=False, verbose=0).history

@@ -101,7 +101,7 @@ def run(ctx, progress):
     for name, compiled in (("(c) distiller.Distiller, cached teacher logits, XLA off, 1 step per call",
                             {"jit_compile": False, "steps_per_execution": 1}), (OURS, ours_compiled)):
         keras.utils.set_random_seed(config.seed)
-        ours = Distiller(models.student())
+        ours = Distiller(student=models.student())
         ours.compile(keras.optimizers.Adam(1e-3), temperature=T, lambda_=LAMBDA, **compiled)
         timed(name, ours, {"pixels": x, "teacher_logits": cached})
     flops = training_flops(ours.student, len(x))
