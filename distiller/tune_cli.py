@@ -90,7 +90,7 @@ def main(argv=None, prog=None):
     argv = list(argv if argv is not None else sys.argv[1:])
     args = parse_args(argv, prog)
     try:
-        text = search(args, argv, started)
+        text = tune(args, argv, started)
         if text:
             print(text)
             print(f"Report, best.json and plots are in {Path(args.project_dir) / args.project}/")
@@ -100,7 +100,7 @@ def main(argv=None, prog=None):
         exit_interrupted(e)
 
 
-def search(args, argv, started):
+def tune(args, argv, started):
     """Run the search `args` asks for (`argv`: its flags, for the chief and the workers --workers starts first);
     return its report's Markdown (None for a chief or a worker)."""
     from distiller import tuning
@@ -129,6 +129,7 @@ def launch_chief_and_workers(args, argv):
 
 
 def argv_without_workers(argv):
+    """`argv` without --workers and its number: the flags of the chief and of every worker."""
     out, skip = [], False
     for a in argv:
         if skip:
