@@ -10,6 +10,7 @@
     python train.py --seeds 3 --distil-from paper widths       # from the paper teacher
     python train.py export             # the saved models as SavedModel and LiteRT files, with serving costs
     python train.py speed              # seconds per distillation epoch against two other Distillers (minutes)
+    python tune.py --help              # the keras-tuner search of Student2.0's T, lambda, epochs and views
 
 Stages: teacher (the assignment's Teacher), students (the Student; Student2.0 from the paper teacher, the
 regularized teacher of Hinton et al. committed in saved_models/, and its jittered control; Student2.0 from the
@@ -62,10 +63,10 @@ def parse_args(argv, prog=None):
     """(Config, stage names) from the command line `argv`. `prog`: how the program was started, for --help, when
     sys.argv[0] does not say (`python -m distiller`); the help's examples then name it instead of train.py."""
     prog = prog or Path(sys.argv[0]).name
-    command = f"python {prog}" if prog.endswith(".py") else prog  # a console script (distiller-train) is run bare
+    train, tune = commands(prog)
     d = Config()
-    p = argparse.ArgumentParser(prog=prog, description=__doc__.replace("python train.py", command),
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog=prog, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                description=__doc__.replace("python train.py", train).replace("python tune.py", tune))
     p.add_argument("stages", nargs="*", metavar="stage",
                    help=f"any of {', '.join(STAGES)} (default: {', '.join(DEFAULT_STAGES)})")
     p.add_argument("--epochs", type=checked(int, 0), default=d.epochs, help=f"epochs of the Teacher, the Student and the paper stage's plain rows (default {d.epochs})")
@@ -131,6 +132,18 @@ def parse_args(argv, prog=None):
     given |= from_file  # as if typed: --quick does not shorten a searched Student2.0
     config = Config(**args)
     return (quick(config, given) if is_quick else config), stages
+
+
+def commands(prog):
+    """(train.py's command, tune.py's) as the user types them, in the form this program was started (`prog`):
+    python train.py and python tune.py, python -m distiller and python -m distiller tune, or the console scripts
+    distiller-train and distiller-tune (run bare); for the examples of --help."""
+    if prog.endswith(".py"):
+        return "python train.py", "python tune.py"
+    if prog.startswith("python -m "):
+        module = prog.removesuffix(" tune")
+        return module, f"{module} tune"
+    return "distiller-train", "distiller-tune"
 
 
 def resolve_hparams(path, typed):

@@ -16,14 +16,15 @@ def free_port(host="127.0.0.1"):
         return s.getsockname()[1]
 
 
-def launch(command, workers, host="127.0.0.1", port=None, timeout=None):
-    """Run `command --role chief` and `command --role worker` N times; return their exit codes."""
+def launch(command, workers, host="127.0.0.1", port=None, timeout=None, env=None):
+    """Run `command --role chief` and `command --role worker` N times, with this process's environment and `env`
+    (variables to set); return their exit codes."""
     port = port or free_port(host)
 
     def start(tuner_id, role):
-        env = {**os.environ, "KERASTUNER_TUNER_ID": tuner_id, "KERASTUNER_ORACLE_IP": host,
-               "KERASTUNER_ORACLE_PORT": str(port)}
-        return subprocess.Popen([*command, "--role", role], env=env)
+        variables = {**os.environ, **(env or {}), "KERASTUNER_TUNER_ID": tuner_id, "KERASTUNER_ORACLE_IP": host,
+                     "KERASTUNER_ORACLE_PORT": str(port)}
+        return subprocess.Popen([*command, "--role", role], env=variables)
 
     chief = start("chief", "chief")
     processes = [start(f"tuner{i}", "worker") for i in range(workers)]

@@ -1,6 +1,6 @@
 """The package as a user installs it: a wheel built from the checkout, holding every module, imported from outside
-it, running the README's "Using the Distiller on your own models" snippet as written and train.py's command line as
-`python -m distiller` and `distiller-train`."""
+it, running the README's "Using the Distiller on your own models" snippet as written, train.py's command line as
+`python -m distiller` and `distiller-train`, and tune.py's as `python -m distiller tune` and `distiller-tune`."""
 
 import json
 import os
@@ -76,7 +76,8 @@ def test_the_wheel_holds_every_module_of_the_package(installed):
     in_wheel = {name for name in zipfile.ZipFile(wheel).namelist() if name.endswith(".py")}
     assert "distiller/stages/export.py" in in_checkout and in_wheel == in_checkout
     entry_points = next(n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".dist-info/entry_points.txt"))
-    assert "distiller-train = distiller.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    scripts = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "distiller-train = distiller.cli:main" in scripts and "distiller-tune = distiller.tune_cli:main" in scripts
 
 
 def test_the_installed_command_line_is_train_pys(installed, tmp_path):
@@ -97,6 +98,22 @@ def test_the_installed_command_line_is_train_pys(installed, tmp_path):
 
 def flags_and_stages(help_text):
     return help_text.split("positional arguments:", 1)[1]
+
+
+def test_the_installed_search_is_tune_pys(installed, tmp_path):
+    """`python -m distiller tune --help` and `distiller-tune --help` from another folder: tune.py's flags, its
+    examples under the names the user typed (and train.py's beside them)."""
+    _, site = installed
+    tune_help = subprocess.run([sys.executable, ROOT / "tune.py", "--help"], capture_output=True, text=True,
+                               env={**os.environ, "COLUMNS": "80"}, check=True).stdout
+    for command, name, train in ((["-m", "distiller", "tune"], "python -m distiller tune", "python -m distiller"),
+                                 ([site / "bin" / "distiller-tune"], "distiller-tune", "distiller-train")):
+        done = run_installed(site, *command, "--help", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert done.stdout.startswith(f"usage: {name} [-h]") and "[--tuner {random,bayesian,hyperband,grid}]" in done.stdout
+        assert f"    {name} --workers 2" in done.stdout and f"    {train} --hparams tuning/search/best.json" in done.stdout
+        assert "tune.py" not in done.stdout and "train.py" not in done.stdout
+        assert done.stdout.split("options:", 1)[1] == tune_help.split("options:", 1)[1]
 
 
 @pytest.mark.slow
