@@ -31,10 +31,10 @@ class Recipe:
 RECIPES = {
     # A net trained on labels: the Teacher, the Student, the paper teacher.
     "labels": Recipe(1, ("distiller.batches", "distiller.training", "distiller.models", "distiller.augment",
-                         "distiller.dropout"), "3c01108a6f66c356"),
+                         "distiller.dropout"), "fabe6c90ec7e3166"),
     # A student distilled from a teacher's logits.
     "distilled": Recipe(1, ("distiller.batches", "distiller.training", "distiller.models", "distiller.distiller",
-                            "distiller.losses", "distiller.augment"), "95f6f483c4bd2cc4"),
+                            "distiller.losses", "distiller.augment"), "15f24e623069a39b"),
     # Student2.0(-3) with the bias of output 3 raised (class 3).
     "bias_shift": Recipe(1, ("distiller.class3",), "83cafd82cf990b4a"),
     # A teacher's logits, on the images or on their 25 shifted views.
