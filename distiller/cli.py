@@ -90,6 +90,10 @@ def parse_args(argv, prog=None):
                    f"writes {BEST_HPARAMS}; default: config's, the search's best)")
     p.add_argument("--paper-teacher-epochs", type=checked(int, 0), default=d.paper_teacher_epochs,
                    help=f"epochs of the paper teacher, the regularized teacher of Hinton et al. (default {d.paper_teacher_epochs}: the committed one)")
+    p.add_argument("--paper-teacher", metavar="FILE",
+                   help="the committed paper teacher (saved_models/paper_teacher.keras of the repository, its .json "
+                   "beside it), reused when OUT_DIR has none; for an installed package, which holds none (default "
+                   "$DISTILLER_PAPER_TEACHER, else the checkout's)")
     p.add_argument("--distil-from", choices=("teacher", "paper"), default=d.distil_from,
                    help="the teacher of the fractions, widths and digits78 stages: teacher (make run's, default) or "
                    "paper (the paper teacher, committed; trained first if its key differs); their results go to "

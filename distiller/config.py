@@ -42,6 +42,8 @@ class Config:
     # slower (dropout, jitter); on older code 60 epochs gave 60 validation errors, 300 gave 46, 600 gave 40 and
     # the lowest validation NLL (docs/history.md). Trained once (about an hour here) and committed.
     paper_teacher_epochs: int = 600
+    paper_teacher: str | None = None  # the committed paper teacher's .keras file; None: $DISTILLER_PAPER_TEACHER, else
+    # the checkout's saved_models/ (paper_teacher.committed_file); reused when OUT_DIR holds none
     distil_from: str = "teacher"  # fractions, widths, digits78: the make-run teacher, or "paper" (the paper stage's)
     fractions: tuple = (0.01, 0.03, 0.1, 1.0)  # fractions stage: parts of the training split used as transfer sets
     widths: tuple = (30, 300)  # widths stage: units per hidden layer of the small students

@@ -93,10 +93,19 @@ def run(config, names=stages.NAMES, log=print):
     with resume.exclusive(out):
         if removed := atomic.remove_leftovers(out, other_run_marker=resume.LOCK):
             log(f"Removed {removed} temporary file(s) that an interrupted run left in {out}/")
-        needs = any(getattr(stage, "NEEDS_TEACHER", True) for stage in stages.modules() if stage.NAME in names)
-        run_stages(Context(config, prepare_data(config, log), out, log), ["teacher", *names] if needs else names)
+        chosen = [stage for stage in stages.modules() if stage.NAME in names]
+        ctx = Context(config, prepare_data(config, log), out, log)
+        if any(uses_paper_teacher(stage, config) for stage in chosen):
+            paper_teacher.announce(config, ctx.data, out, log)  # an hour and a half to train: said before any training
+        needs = any(getattr(stage, "NEEDS_TEACHER", True) for stage in chosen)
+        run_stages(ctx, ["teacher", *names] if needs else names)
         resume.tidy(out)
         return report.write(out, log)
+
+
+def uses_paper_teacher(stage, config):
+    return getattr(stage, "NEEDS_PAPER_TEACHER", False) or (getattr(stage, "DISTIL_FROM", False)
+                                                             and config.distil_from == "paper")
 
 
 def run_stages(ctx, names):

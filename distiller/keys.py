@@ -31,10 +31,10 @@ class Recipe:
 RECIPES = {
     # A net trained on labels: the Teacher, the Student, the paper teacher.
     "labels": Recipe(1, ("distiller.batches", "distiller.training", "distiller.models", "distiller.augment",
-                         "distiller.dropout", "distiller.optimizers"), "23b001db5881a1eb"),
+                         "distiller.dropout", "distiller.optimizers"), "b1f3d6e61f38b849"),
     # A student distilled from a teacher's logits.
     "distilled": Recipe(1, ("distiller.batches", "distiller.training", "distiller.models", "distiller.distiller",
-                            "distiller.losses", "distiller.augment", "distiller.optimizers"), "8d59b2e5b8f9bbe9"),
+                            "distiller.losses", "distiller.augment", "distiller.optimizers"), "cfc59eebcb2c351c"),
     # Student2.0(-3) with the bias of output 3 raised (class 3).
     "bias_shift": Recipe(1, ("distiller.class3",), "83cafd82cf990b4a"),
     # A teacher's logits, on the images or on their 25 shifted views.

@@ -1,8 +1,8 @@
 """Runs that survive a kill: per-model backups, finished units of a sweep, one run per output folder.
 
-- `Backup`: Keras's own BackupAndRestore, with the backup written atomically and the random state
-  of dropout and jitter kept too, so that a resumed fit ends with the same weights as an
-  uninterrupted one.
+- `Backup`: a callback that backs a fit up every epoch, atomically, with the random state of dropout
+  and jitter, and resumes it through fit(initial_epoch=), so that a resumed fit ends with the same
+  weights as an uninterrupted one.
 - `Units`: a sweep's finished units (one student of one seed, width, T...), recorded as each
   finishes, so that the same command run again skips them.
 - `exclusive`: a lock on the output folder; the OS drops it when its process dies.
@@ -32,52 +32,62 @@ def where():
     return f" during {_now['training']}" if _now["training"] else ""
 
 
-def seed_generators(model):
-    """The random streams of a model's layers (dropout, jitter): saved with the backup."""
-    return [g for layer in model._flatten_layers(include_self=True) for g in getattr(layer, "_seed_generators", [])]
+def random_state(model):
+    """The random streams of a model's layers (dropout, jitter), saved with the backup: the variables that Keras
+    lists in `model.variables` (each SeedGenerator's state) but not in `model.weights`."""
+    weights = {id(w) for w in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
 
 
-class Backup(keras.callbacks.BackupAndRestore):
-    """BackupAndRestore with an atomic, self-describing backup in `folder`.
+class Backup(keras.callbacks.Callback):
+    """A fit's backup in `folder`, written atomically at the end of every epoch, and resumed from there by
+    Keras's public means: pass `initial_epoch()` to fit(initial_epoch=) and this callback in `callbacks=`.
 
-    Keras's own writes the weights, then the epoch, each in place: a kill between or during them
-    leaves a pair that disagrees. Here each epoch's weights go to a new file and one atomic
-    state.json names it, with the epoch, the layers' random state and `fingerprint` (the settings
-    the model trains with): a backup made under other settings is set aside, never resumed.
+    Each epoch's weights (the model's and the optimizer's: model.save_weights) go to a new file and one atomic
+    state.json names it, with the epoch, the layers' random state and `fingerprint` (the settings the model trains
+    with), so that a kill at any moment leaves the last whole epoch, and a resumed fit ends with the same weights
+    as an uninterrupted one. A backup made under other settings, or unreadable, is set aside, never resumed.
     The folder is kept when fit ends; the caller removes it once the model or its result is saved.
     """
 
     def __init__(self, folder, name, fingerprint, log=print):
-        super().__init__(str(folder), save_freq="epoch", delete_checkpoint=False)
+        super().__init__()
         self.folder, self.name, self.fingerprint, self.log = Path(folder), name, fingerprint, log
         self.state_path = self.folder / "state.json"
+        self.state = None  # the backup fit resumes from (initial_epoch)
         self.earlier_seconds = 0.0  # training seconds before the kill, when resumed
+
+    def initial_epoch(self):
+        """The epoch fit starts at: the backup's, else 0. Call it before fit; the backup's weights and random
+        state are restored when fit begins (on_train_begin), once fit has made the model's optimizer."""
+        self.state = self.read_state()
+        self.earlier_seconds = self.state["seconds"] if self.state else 0.0
+        return self.state["epoch"] if self.state else 0
 
     def on_train_begin(self, logs=None):
         self.started = time.perf_counter()
-        super().on_train_begin(logs)
+        if self.state is not None:
+            self.restore(self.state)
 
     def on_epoch_begin(self, epoch, logs=None):
         _now["training"] = f"epoch {epoch + 1} of {self.params['epochs']} of the {self.name}"
 
+    def on_epoch_end(self, epoch, logs=None):
+        self.save(epoch + 1)
+
     def on_train_end(self, logs=None):
         _now["training"] = None
 
-    def _load_model(self):
-        state = self.read_state()
-        if state is None:
-            return
+    def restore(self, state):
         if self.model.optimizer is not None and not self.model.optimizer.built:
-            self.model.optimizer.build(self.model.trainable_variables)
+            self.model.optimizer.build(self.model.trainable_variables)  # as its first step would: its moments load
         try:
             self.model.load_weights(self.folder / state["weights"])
+            for variable, value in zip(random_state(self.model), state["seed_states"], strict=True):
+                variable.assign(value)
         except Exception as e:  # noqa: BLE001 -- h5py and Keras raise many types for a damaged file
             raise DistillerError(f"the backup in {self.folder} is damaged ({type(e).__name__}: {e}); "
                                  "delete that folder to train this model from its start") from None
-        for generator, value in zip(seed_generators(self.model), state["seed_states"], strict=True):
-            generator.state.assign(value)
-        self.model._initial_epoch = state["epoch"]
-        self.earlier_seconds = state["seconds"]
         epochs = self.params["epochs"]
         self.log(f"{self.name}: resuming at epoch {state['epoch'] + 1} of {epochs}" if state["epoch"] < epochs else
                  f"{self.name}: its {epochs} epochs were done before the interruption; restoring it from the backup")
@@ -97,16 +107,16 @@ class Backup(keras.callbacks.BackupAndRestore):
         shutil.rmtree(self.folder, ignore_errors=True)
         return None
 
-    def _save_model(self):
-        weights = f"epoch-{self._current_epoch}.weights.h5"
+    def save(self, epochs_done):
+        weights = f"epoch-{epochs_done}.weights.h5"
         self.folder.mkdir(parents=True, exist_ok=True)
         variables = [*self.model.weights, *(self.model.optimizer.variables if self.model.optimizer else [])]
         atomic.ensure_space(self.folder / weights, sum(math.prod(v.shape) * np.dtype(v.dtype).itemsize
                                                        for v in variables) + 2**20)
         with atomic.replacing(self.folder / weights) as temp:
             self.model.save_weights(temp)
-        state = {"epoch": self._current_epoch, "weights": weights, "fingerprint": self.fingerprint,
-                 "seed_states": [g.state.numpy().tolist() for g in seed_generators(self.model)],
+        state = {"epoch": epochs_done, "weights": weights, "fingerprint": self.fingerprint,
+                 "seed_states": [keras.ops.convert_to_numpy(v).tolist() for v in random_state(self.model)],
                  "seconds": self.earlier_seconds + time.perf_counter() - self.started}
         atomic.write_json(self.state_path, state)  # the commit point: from here on the new epoch counts
         for old in self.folder.glob("epoch-*.weights.h5"):

@@ -52,11 +52,12 @@ def fit(model, x, y, validation_data, config, verbose, callbacks, backup_dir, na
 
     history.seconds: the wall time of the whole training, including the part before a kill."""
     backup = Backup(backup_dir, name, keys.digest(artifact_key)) if backup_dir is not None else None
+    initial_epoch = backup.initial_epoch() if backup else 0  # the epochs the backup holds: fit starts after them
     order = EpochOrder(x, y, config.batch_size, seed)
     start = time.perf_counter()
     with deferred():  # Ctrl-C stops the fit at the progress bar's next step, not inside TensorFlow
-        history = model.fit(order.dataset, epochs=config.epochs, shuffle=False, validation_data=validation_data,
-                            validation_batch_size=config.batch_size, verbose=verbose,
+        history = model.fit(order.dataset, epochs=config.epochs, initial_epoch=initial_epoch, shuffle=False,
+                            validation_data=validation_data, validation_batch_size=config.batch_size, verbose=verbose,
                             callbacks=[order, *([backup] if backup else []), ProgressBar(), *callbacks])
     history.seconds = time.perf_counter() - start + (backup.earlier_seconds if backup else 0.0)
     return history

@@ -170,9 +170,9 @@ def teacher_and_data(config, teacher_path=None, log=print):
     else:
         teacher = paper_teacher.saved(config, data, out, log)
         if teacher is None:
-            raise DistillerError(f"no saved paper teacher made on this search's split and data (in {out}/ or "
-                                 f"{paper_teacher.COMMITTED}/): run `make run` (it trains one if none is committed), "
-                                 "or pass --teacher with a saved teacher")
+            raise DistillerError(f"no saved paper teacher made on this search's split and data (in {out}/ or at "
+                                 f"{paper_teacher.committed_file(config)}): run `make run` (it trains one if none is "
+                                 "committed), or pass --teacher with a saved teacher")
     fixed = cache.teacher_logits_for(teacher, data, out / "teacher_logits")
     views = cache.teacher_view_logits_for(teacher, data, out / "teacher_logits")
     return data, (fixed[0], views[0], fixed[1]), fixed.id  # the id of the teacher's logits names the views' too

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -59,15 +60,35 @@ def installed(tmp_path_factory):
     return wheel, site
 
 
-def run_installed(site, *command, cwd):
-    """`python -S ...` on the installed copy alone: -S leaves out this checkout's editable install (whose finder
-    would supply any module missing from the wheel); this venv's packages (TensorFlow...) are added by path."""
+def installed_env(site):
+    """The environment of `python -S` on the installed copy alone: -S leaves out this checkout's editable install
+    (whose finder would supply any module missing from the wheel); this venv's packages (TensorFlow...) are added
+    by path."""
     env = {"PATH": "/usr/bin:/bin", "HOME": os.environ["HOME"], "TF_CPP_MIN_LOG_LEVEL": "2", "COLUMNS": "80",
            "PYTHONPATH": os.pathsep.join([str(site), sysconfig.get_paths()["purelib"]])}
     if "DISTILLER_DATA_DIR" in os.environ:
         env["DISTILLER_DATA_DIR"] = os.environ["DISTILLER_DATA_DIR"]
-    return subprocess.run([sys.executable, "-S", *command], cwd=cwd, env=env, capture_output=True, text=True,
-                          check=False)
+    return env
+
+
+def run_installed(site, *command, cwd):
+    return subprocess.run([sys.executable, "-S", *command], cwd=cwd, env=installed_env(site), capture_output=True,
+                          text=True, check=False)
+
+
+def lines_until(site, *command, cwd, wanted):
+    """The lines the installed command prints up to the first that starts with `wanted`; then it is stopped (as a
+    Ctrl-C would), before it trains anything: a line about training, or the end of its output, ends it too."""
+    process = subprocess.Popen([sys.executable, "-S", *command], cwd=cwd, env={**installed_env(site),
+                               "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    seen = []
+    for line in process.stdout:
+        seen.append(line.rstrip("\n"))
+        if line.startswith((wanted, "Epoch")) or "training" in line:
+            break
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=120)
+    return seen
 
 
 def test_the_wheel_holds_every_module_of_the_package(installed):
@@ -125,6 +146,25 @@ def test_python_m_distiller_runs_the_default_stages_from_an_installed_wheel(inst
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert {"teacher", "students", "class3"} <= set(results)
     assert results["teacher"]["result"]["errors"] < 3000  # 2 epochs on 3,000 images: far better than chance (9,000)
+
+
+def test_the_installed_package_finds_the_committed_paper_teacher_or_says_where_it_is_before_any_training(
+        installed, tmp_path):
+    """An installed package holds no paper teacher: a run says so first, with where to get it and what training one
+    costs; given it (--paper-teacher), it reuses it. Each run is stopped at that line, before any training."""
+    _, site = installed
+    committed = ROOT / "saved_models" / "paper_teacher.keras"
+    if not committed.is_file():
+        pytest.skip("no paper teacher committed")
+    seen = lines_until(site, "-m", "distiller", "--out-dir", "out", cwd=tmp_path, wanted="Paper teacher:")
+    assert seen[-1].startswith("Paper teacher: none in out/"), seen
+    assert "this run will train one: 600 epochs, about 1 h 30 min on 2 cores" in seen[-1]
+    assert "saved_models/paper_teacher.keras of the distiller repository" in seen[-1]
+    assert "--paper-teacher FILE" in seen[-1]
+
+    seen = lines_until(site, "-m", "distiller", "--out-dir", "out", "--paper-teacher", str(committed), "paper",
+                       cwd=tmp_path, wanted="Paper teacher:")
+    assert seen[-1] == f"Paper teacher: reusing {committed}, made with this run's settings, split, data and code", seen
 
 
 def test_readme_snippet_runs_from_an_installed_wheel(installed, tmp_path):

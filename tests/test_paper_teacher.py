@@ -3,12 +3,14 @@ file digest, trained anew (saying why) otherwise or when asked."""
 
 import dataclasses
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from distiller import models, paper_teacher
 from distiller.config import Config
+from distiller.errors import DistillerError
 from distiller.paper_teacher import get_paper_teacher
 from distiller.training import logits
 from tests.conftest import blocks, plant_paper_teacher
@@ -86,3 +88,43 @@ def test_the_committed_teacher_is_whole_small_and_made_by_the_default_recipe():
     assert saved["key"]["split"] == {"seed": d.seed, "val_size": d.val_size, "train_size": None}
     assert saved["made_by"]["command"].startswith("python train.py")
     assert models.load(path).count_params() == models.paper_teacher().count_params()
+
+
+def test_a_run_that_will_train_it_says_so_before_any_training_with_where_to_get_it_and_the_cost(small, tmp_path):
+    data, config = small  # as an installed package runs: no committed teacher
+    lines = []
+    paper_teacher.announce(config, data, tmp_path / "run", lines.append)
+    assert len(lines) == 1 and "none in" in lines[0] and "--paper-teacher FILE" in lines[0]
+    assert "this run will train one: 1 epochs, under a minute on 2 cores" in lines[0]
+    get_paper_teacher(config, data, tmp_path / "run", lines.append)
+    assert "(under a minute on 2 cores; a kill resumes from the last epoch)" in trained(lines)[0]
+    lines.clear()
+    paper_teacher.announce(config, data, tmp_path / "run", lines.append)  # now saved in the run's folder
+    assert lines == []
+
+
+def test_the_committed_teacher_is_found_by_flag_or_environment(small, tmp_path, monkeypatch):
+    data, config = small
+    (tmp_path / "elsewhere").mkdir()
+    plant_paper_teacher(config, data, tmp_path / "elsewhere")
+    file = tmp_path / "elsewhere" / "paper_teacher.keras"
+    for flag, env in ((str(file), None), (None, str(file))):
+        if env:
+            monkeypatch.setenv(paper_teacher.ENV, env)
+        lines, run = [], dataclasses.replace(config, paper_teacher=flag)
+        paper_teacher.announce(run, data, tmp_path / "run", lines.append)
+        get_paper_teacher(run, data, tmp_path / "run", lines.append)
+        assert lines == [f"Paper teacher: reusing {file}, made with this run's settings, split, data and code"]
+    monkeypatch.setenv(paper_teacher.ENV, str(tmp_path / "missing.keras"))
+    with pytest.raises(DistillerError, match=r"^\$DISTILLER_PAPER_TEACHER names no file: .*missing.keras; the "
+                                             "committed paper teacher is saved_models/paper_teacher.keras of"):
+        paper_teacher.announce(config, data, tmp_path / "run", lines.append)
+
+
+def test_the_training_cost_follows_the_epochs_and_images():
+    full = SimpleNamespace(train=(range(55_000), None))  # the training split: 60,000 images less 5,000 held out
+    cost = lambda epochs, data=full: paper_teacher.training_cost(Config(paper_teacher_epochs=epochs), data)
+    assert cost(600) == "about 1 h 30 min on 2 cores"  # the committed teacher's 5,428 s
+    assert cost(60) == "about 9 min 3 s on 2 cores"
+    assert cost(4) == "under a minute on 2 cores"
+    assert cost(600, SimpleNamespace(train=(range(5_500), None))) == "about 9 min 3 s on 2 cores"

@@ -11,9 +11,9 @@ def counts_shown(bar, steps_per_execution=4):
     shown = []
 
     class Recording(bar):
-        def _update_progbar(self, batch, logs=None):  # the one place both bars turn a batch into a count
-            super()._update_progbar(batch, logs)
-            shown.append(self.seen)
+        def on_train_batch_end(self, batch, logs=None):
+            super().on_train_batch_end(batch, logs)
+            shown.append(self.seen)  # ProgbarLogger's public count of the steps it shows
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),

@@ -111,14 +111,24 @@ def test_a_fit_killed_after_its_last_epoch_restores_without_training(tmp_path):
 
 
 def test_a_damaged_backup_state_is_set_aside(tmp_path):
-    data = tiny_splits()
     (tmp_path / "state.json").write_text('{"epoch": 2, "weig')  # what no atomic write leaves, but a disk might
     messages = []
-    model = fresh(lambda: models.mlp((16, 16), "s"))
-    callback = resume.Backup(tmp_path, "Student", "digest", log=messages.append)
-    model.compile("adam", "sparse_categorical_crossentropy")
-    model.fit(*data.train, epochs=1, callbacks=[callback], verbose=0)
-    assert "unreadable" in messages[0] and "training from the start" in messages[0]
+    backup = resume.Backup(tmp_path, "Student", "digest", log=messages.append)
+    assert backup.initial_epoch() == 0
+    assert "unreadable" in messages[0] and "training from the start" in messages[0] and not tmp_path.exists()
+
+
+def test_damaged_backup_weights_stop_the_fit_in_one_error(tmp_path):
+    data = tiny_splits()
+    with pytest.raises(KeyboardInterrupt):
+        train_on_labels(fresh(lambda: models.mlp((16, 16), "s")), data.train, data.val, CONFIG,
+                        callbacks=[KillAt(2)], backup_dir=tmp_path, **QUIET)
+    weights = tmp_path / json.loads((tmp_path / "state.json").read_text())["weights"]
+    weights.write_bytes(weights.read_bytes()[:1000])  # a state that names a cut file: a disk error, not a kill
+    with pytest.raises(DistillerError, match=f"^the backup in {tmp_path} is damaged .*; delete that folder to "
+                                             "train this model from its start$"):
+        train_on_labels(fresh(lambda: models.mlp((16, 16), "s")), data.train, data.val, CONFIG, backup_dir=tmp_path,
+                        **QUIET)
 
 
 def test_units_are_recorded_and_skipped_when_run_again(tmp_path):

@@ -52,15 +52,21 @@ def saved_model(out, name, artifact_key, title, log=print):
     path = out / f"{name}.keras"
     if not path.exists():
         return None
-    stored = atomic.read_json(path.with_suffix(".json"), {})
-    why = keys.difference(stored.get("key"), artifact_key)
-    if why is None and stored.get("sha256") not in (None, file_digest(path)):
-        why = "is not the file its key was written for (its SHA-256 differs: changed or damaged)"
-    if why is None:
+    if (why := why_not_reused(path, artifact_key)) is None:
         log(f"{title}: reusing {path}, made with this run's settings, split, data and code")
         return models.load(path, title, remedy="pass --retrain to train a new one")
     log(f"{title}: {path} {why}; training a new one")
     return None
+
+
+def why_not_reused(path, artifact_key):
+    """None when the model saved at `path` (its key in the .json beside it) was made as `artifact_key` says and is
+    the file that key was written for; else what differs, in words."""
+    stored = atomic.read_json(path.with_suffix(".json"), {})
+    why = keys.difference(stored.get("key"), artifact_key)
+    if why is None and stored.get("sha256") not in (None, file_digest(path)):
+        why = "is not the file its key was written for (its SHA-256 differs: changed or damaged)"
+    return why
 
 
 def new_student(units, seed):

@@ -22,6 +22,7 @@ from distiller.stages.shared import fit_student, new_student, save_model, saved_
 from distiller.training import key
 
 NAME = "students"
+NEEDS_PAPER_TEACHER = True  # Student2.0's teacher
 TITLES = {"student": "Student", "student_kd_teacher": "Student2.0 from the Teacher",
           "student_jitter": "Student, jittered (control)", "student_kd": "Student2.0"}
 
