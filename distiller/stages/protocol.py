@@ -28,6 +28,7 @@ from distiller.training import distil, key, logits, train_on_labels
 
 NAME = "protocol"
 NEEDS_TEACHER = False  # distils from the committed paper teacher and the dropout paper's teacher
+NEEDS_PAPER_TEACHER = True  # "today" and most arms distil from it
 KEEP_UNITS = True  # hours of runs, across sessions
 SHOWS = "val_errors"  # screening: validation only
 UNITS = (800, 800)  # the paper's student
