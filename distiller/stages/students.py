@@ -14,10 +14,10 @@ import dataclasses
 
 import numpy as np
 
-from distiller import atomic, keys, models, resume
+from distiller import atomic, keys, models, report, resume
 from distiller.evaluate import count_errors, mean_std, predictions
 from distiller.paper_teacher import paper_teacher_key
-from distiller.report import provenance
+from distiller.stages import kept_seeds
 from distiller.stages.shared import fit_student, new_student, save_model, saved_model, test_record
 from distiller.training import key
 
@@ -39,9 +39,15 @@ class Row:
 
 
 def run(ctx, progress):
-    records = train_students(ctx, progress)
+    """The section: this run's seeds, and an earlier section's other seeds when made with this run's keys
+    (kept_seeds: `make run` after `python train.py --seeds 3` keeps seeds 1 and 2)."""
+    rows = all_rows(ctx)
+    digests_of = lambda seed: {name: keys.digest(row_key(r, ctx.data, seed)) for name, r in rows.items()}
+    earlier = report.read_results(ctx.out, ctx.log).get(NAME)
+    records, kept = kept_seeds.keep(earlier, train_students(ctx, progress, rows), digests_of, ctx.log, NAME)
     teacher = paper_teacher_record(ctx)
-    return {"paper_teacher": teacher, **records, "statistics": seed_statistics(records, teacher["errors"])}
+    return {"paper_teacher": teacher, **records, "statistics": seed_statistics(records, teacher["errors"]),
+            **({"kept": kept} if kept else {})}
 
 
 def paper_teacher_record(ctx):
@@ -76,16 +82,20 @@ def row(ctx, name):
     return Row(kd_config(config), targets, teacher="the paper teacher")
 
 
+def all_rows(ctx):
+    return {name: row(ctx, name) for name in names(ctx.config)}
+
+
 def row_key(row, data, seed):
     """The key of one row's student of one seed: its saved model, unit and backup."""
     taught_by = None if row.soft is None else row.soft.id
     return key(row.config, data.train, seed, taught_by, model="student 600-600", **({"jitter": True} if row.jitter else {}))
 
 
-def train_students(ctx, progress=resume.UNRECORDED):
-    """{row name: [record per seed]}. Each (row, seed) is a unit of `progress`: a rerun after a kill skips the
-    finished ones. Seed by seed, so that a run stopped early leaves complete, paired seeds."""
-    config, rows = ctx.config, {name: row(ctx, name) for name in names(ctx.config)}
+def train_students(ctx, progress=resume.UNRECORDED, rows=None):
+    """{row name: [record per seed]} of `rows` (all_rows). Each (row, seed) is a unit of `progress`: a rerun after
+    a kill skips the finished ones. Seed by seed, so that a run stopped early leaves complete, paired seeds."""
+    config, rows = ctx.config, all_rows(ctx) if rows is None else rows
     records = {name: [] for name in rows}
     progress.expect(len(rows) * config.seeds)
     for seed in range(config.seed, config.seed + config.seeds):
@@ -158,5 +168,14 @@ def render(section, name=NAME):
                      + ("" if d is None else f"{d['mean']:+.1f} +- {d['std']:.1f}") + " |")
     lines += ["", f"Student2.0 closes {100 * s['gap_closed']:.0f}% of the gap between the Student and its teacher"
               + (f"; against its jittered control: {s['vs_control']['mean']:+.1f} +- {s['vs_control']['std']:.1f}."
-                 if "vs_control" in s else "."), "", provenance(section), ""]
+                 if "vs_control" in s else "."), "", *kept_lines(r.get("kept", [])),
+              report.provenance(section, seeds=s["n"]), ""]
     return lines
+
+
+def kept_lines(kept):
+    """Where the seeds an earlier run made come from (kept_seeds): the footer below names this run's."""
+    if not kept:
+        return []
+    return ["Kept from earlier runs, made with this section's settings, split, data and code: "
+            + "; ".join(f"{kept_seeds.listed(g['seeds'])} by {kept_seeds.described(g)}" for g in kept) + ".", ""]
