@@ -97,7 +97,8 @@ def test_the_arms_are_screened_on_validation_only_and_a_rerun_trains_nothing(tmp
     monkeypatch.setattr(protocol, "TEACHER_UNITS", (16,))
     config = Config(out_dir=str(tmp_path), batch_size=50, jit_compile=False, steps_per_execution=1, epochs=1,
                     protocol_today=(3.0, 0.5, 2), protocol_epochs=3, protocol_teacher_epochs=2,
-                    protocol_rates=(0.3, 0.03), protocol_probe_epochs=1, protocol_curve_every=2)
+                    protocol_rates=(0.3, 0.03), protocol_teacher_rates=(1.0, 0.1), protocol_probe_epochs=1,
+                    protocol_curve_every=2)
     data = blocks((200, 100))
     plant_paper_teacher(config, data, tmp_path)
     monkeypatch.setattr(experiments, "prepare_data", lambda *_: data)
@@ -115,6 +116,10 @@ def test_the_arms_are_screened_on_validation_only_and_a_rerun_trains_nothing(tmp
     assert arms["optimizer"]["changes"]["learning_rate"] == result["rate"]
     assert [p[0] for p in arms["optimizer"]["curve"]] == [2, 3] and arms["optimizer"]["length"] in (2, 3)
     assert (tmp_path / "protocol" / f"{protocol.TEACHER_FILE}.keras").is_file()  # the dropout paper's teacher
+    probe = result["teacher"]["probe"]  # its rate: the lowest validation NLL of the probes
+    assert list(probe) == ["1", "0.1"]
+    chosen = json.loads((tmp_path / "protocol" / f"{protocol.TEACHER_FILE}.json").read_text())["config"]
+    assert chosen["learning_rate"] == float(min(probe, key=lambda rate: probe[rate]["val_nll"]))
 
     again = []
     experiments.run(config, ["protocol"], log=again.append)  # everything reused

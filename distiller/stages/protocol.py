@@ -128,30 +128,62 @@ class Arms:
         return self.teachers[name]
 
     def dropout_paper_teacher(self):
-        """The dropout paper's teacher (config.DROPOUT_PAPER_TEACHER): saved in OUT_DIR/protocol/ under its key, or
-        trained now (hours: backed up every epoch, a rerun resumes)."""
+        """The dropout paper's teacher (config.DROPOUT_PAPER_TEACHER) at the probed rate: saved in OUT_DIR/protocol/
+        under its key, or trained now (hours: backed up every epoch, a rerun resumes)."""
         ctx, config = self.ctx, self.ctx.config
         recipe = {k: self.resolve(v) for k, v in DROPOUT_PAPER_TEACHER.items()}
         shape = {k: recipe.pop(k) for k in ("max_norm", "init", "inputs")}
-        trained = dataclasses.replace(config, **recipe)
-        artifact_key = key(trained, ctx.data.train, config.seed, model="dropout paper teacher 1200-1200", **shape)
+        trained = dataclasses.replace(config, **recipe, learning_rate=self.teacher_rate(recipe, shape))
+        artifact_key = teacher_key(trained, ctx.data, shape)
         folder = ctx.out / NAME
         teacher = saved_model(folder, TEACHER_FILE, artifact_key, "Dropout-paper teacher", ctx.log)
         if teacher is None:
-            ctx.log(f"Dropout-paper teacher: 1200-1200, {trained.epochs} epochs of the dropout paper's SGD "
-                    f"(about {trained.epochs * 4 / 3600:.1f} h at 4 s an epoch; a kill resumes from the last epoch)")
-            keras.utils.set_random_seed(config.seed)
-            teacher = models.paper_teacher(TEACHER_UNITS, name=TEACHER_FILE, **shape)
+            ctx.log(f"Dropout-paper teacher: 1200-1200, {trained.epochs} epochs of the dropout paper's SGD at eps0 = "
+                    f"{trained.learning_rate:g} (hours; a kill resumes from the last epoch)")
             backup = ctx.out / resume.BACKUPS / NAME / f"teacher-{keys.digest(artifact_key)}"
-            curve = ValidationCurve(teacher, ctx.data.val, config.protocol_curve_every, backup / "curve.json")
-            history = train_on_labels(teacher, ctx.data.train, ctx.data.val, trained, callbacks=[curve],
-                                      backup_dir=backup, name="dropout-paper teacher", artifact_key=artifact_key)
+            teacher, record = self.train_teacher(trained, shape, artifact_key, backup)
             folder.mkdir(parents=True, exist_ok=True)
-            save_model(teacher, folder, TEACHER_FILE, trained, measured(curve, trained, history), artifact_key)
+            save_model(teacher, folder, TEACHER_FILE, trained, record, artifact_key)
         record = saved_record(folder)
         self.teacher_record = {**record, "val_errors": count_errors(predictions(logits(teacher, ctx.data.val[0])),
-                                                                    ctx.data.val[1])}
+                                                                    ctx.data.val[1]), "probe": self.teacher_probe}
         return teacher
+
+    def teacher_rate(self, recipe, shape):
+        """The teacher's eps0: the lowest validation NLL after config.protocol_probe_epochs among
+        config.protocol_teacher_rates (config says why it is probed); each probe is a unit."""
+        ctx, config = self.ctx, self.ctx.config
+        self.teacher_probe = {}
+        for rate in config.protocol_teacher_rates:
+            trained = dataclasses.replace(config, **{**recipe, "learning_rate": rate,
+                                                     "epochs": config.protocol_probe_epochs})
+            artifact_key = teacher_key(trained, ctx.data, shape)
+            label = f"teacher probe eps0={rate:g}"
+            self.teacher_probe[f"{rate:g}"] = self.progress.run(
+                f"{label.replace(' ', '-')}-seed{config.seed}-{keys.digest(artifact_key)}",
+                lambda backup, t=trained, k=artifact_key: self.train_teacher(t, shape, k, backup)[1],
+                f"Dropout-paper teacher, {label}", work=3 * work(TEACHER_UNITS[0], trained.epochs))
+        rate = float(min(self.teacher_probe, key=lambda r: score(self.teacher_probe[r])))
+        ctx.log(f"Protocol: the dropout-paper teacher's SGD rate eps0 = {rate:g} (lowest validation NLL after "
+                f"{config.protocol_probe_epochs} epochs; "
+                + ", ".join(f"{r}: {score(v):.4f}" for r, v in self.teacher_probe.items()) + ")")
+        return rate
+
+    def train_teacher(self, trained, shape, artifact_key, backup):
+        """(The dropout paper's teacher trained with `trained`'s settings, what measured() says of it)."""
+        ctx = self.ctx
+        keras.utils.set_random_seed(ctx.config.seed)
+        teacher = models.paper_teacher(TEACHER_UNITS, name=TEACHER_FILE, **shape)
+        curve = ValidationCurve(teacher, ctx.data.val, ctx.config.protocol_curve_every,
+                                None if backup is None else backup / "curve.json")
+        history = train_on_labels(teacher, ctx.data.train, ctx.data.val, trained, callbacks=[curve],
+                                  verbose=0 if trained.epochs < 100 else "auto", backup_dir=backup,
+                                  name="dropout-paper teacher", artifact_key=artifact_key)
+        return teacher, measured(curve, trained, history)
+
+
+def teacher_key(trained, data, shape):
+    return key(trained, data.train, trained.seed, model="dropout paper teacher 1200-1200", **shape)
 
 
 def saved_record(folder):
