@@ -18,13 +18,14 @@ import math
 import keras
 import numpy as np
 
-from distiller import atomic, cache, keys, models, resume
+from distiller import artifacts, cache, keys, models, resume
 from distiller.config import DROPOUT_PAPER_TEACHER, PROTOCOL_ARMS
 from distiller.curve import ValidationCurve, best_length
 from distiller.evaluate import count_errors, predictions
+from distiller.models import logits
+from distiller.per_seed import unit_name
 from distiller.report import machine, provenance
-from distiller.stages.shared import save_model, saved_model
-from distiller.training import distil, key, logits, train_on_labels
+from distiller.training import distil, train_on_labels, training_key
 
 NAME = "protocol"
 NEEDS_TEACHER = False  # distils from the committed paper teacher and the dropout paper's teacher
@@ -104,9 +105,9 @@ class Arms:
                                                  **settings})
         targets = self.targets(teacher_name)
         init, inputs = changes.get("init", "glorot"), changes.get("inputs", "normalized")
-        artifact_key = key(trained, ctx.data.train, config.seed, targets.id, model=f"mlp {UNITS[0]}-{UNITS[1]}",
+        artifact_key = training_key(trained, ctx.data.train, config.seed, targets.id, model=f"mlp {UNITS[0]}-{UNITS[1]}",
                            row="protocol", init=init, inputs=inputs)
-        unit = f"{label.replace(' ', '-')}-seed{config.seed}-{keys.digest(artifact_key)}"
+        unit = unit_name(label.replace(" ", "-"), config.seed, artifact_key)
 
         def train(backup):
             keras.utils.set_random_seed(config.seed)
@@ -123,7 +124,7 @@ class Arms:
     def targets(self, name):
         """The teacher's logits (cache.TeacherLogits) on the training and validation images."""
         if name not in self.teachers:
-            teacher = self.ctx.paper_teacher if name == "committed" else self.dropout_paper_teacher()
+            teacher = self.ctx.get_or_train_paper_teacher() if name == "committed" else self.dropout_paper_teacher()
             self.teachers[name] = cache.teacher_logits_for(teacher, self.ctx.data, self.ctx.out / "teacher_logits")
         return self.teachers[name]
 
@@ -134,10 +135,10 @@ class Arms:
         recipe = {k: self.resolve(v) for k, v in DROPOUT_PAPER_TEACHER.items()}
         shape = {k: recipe.pop(k) for k in ("max_norm", "init", "inputs")}
         trained = dataclasses.replace(config, **recipe)
-        artifact_key = key(trained, ctx.data.train, config.seed, model="dropout paper teacher 1200-1200", **shape)
+        artifact_key = training_key(trained, ctx.data.train, config.seed, model="dropout paper teacher 1200-1200", **shape)
         folder = ctx.out / NAME
-        teacher = saved_model(folder, TEACHER_FILE, artifact_key, "Dropout-paper teacher", ctx.log)
-        if teacher is None:
+
+        def train():
             ctx.log(f"Dropout-paper teacher: 1200-1200, {trained.epochs} epochs of the dropout paper's SGD "
                     f"(about {trained.epochs * 4 / 3600:.1f} h at 4 s an epoch; a kill resumes from the last epoch)")
             keras.utils.set_random_seed(config.seed)
@@ -146,16 +147,13 @@ class Arms:
             curve = ValidationCurve(teacher, ctx.data.val, config.protocol_curve_every, backup / "curve.json")
             history = train_on_labels(teacher, ctx.data.train, ctx.data.val, trained, callbacks=[curve],
                                       backup_dir=backup, name="dropout-paper teacher", artifact_key=artifact_key)
-            folder.mkdir(parents=True, exist_ok=True)
-            save_model(teacher, folder, TEACHER_FILE, trained, measured(curve, trained, history), artifact_key)
-        record = saved_record(folder)
+            return teacher, measured(curve, trained, history)
+
+        teacher, record = artifacts.get_or_train(folder, TEACHER_FILE, artifact_key, "Dropout-paper teacher", train,
+                                                 trained, ctx.log)
         self.teacher_record = {**record, "val_errors": count_errors(predictions(logits(teacher, ctx.data.val[0])),
                                                                     ctx.data.val[1])}
         return teacher
-
-
-def saved_record(folder):
-    return atomic.read_json(folder / f"{TEACHER_FILE}.json", {}).get("record", {})
 
 
 def measured(curve, config, history):
