@@ -143,7 +143,7 @@ def test_a_wrong_export_stops_the_stage_before_the_next_file_is_made(tmp_path, m
     if fmt == "SavedModel":
         monkeypatch.setattr(deploy, "export_saved_model", export_changed)
     else:
-        monkeypatch.setattr(deploy, "LiteRT", SwappedLiteRT)
+        monkeypatch.setattr(deploy, "LiteRTPredictor", SwappedLiteRT)
     ctx = SimpleNamespace(data=tiny_splits(), out=tmp_path, log=lambda *args: None)
     with pytest.raises(DistillerError, match=rf"^the {fmt} export of tiny differs from the Keras model by "):
         export.export_model(ctx, "tiny", tmp_path / "tiny.keras", tmp_path / "export")
