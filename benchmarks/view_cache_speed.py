@@ -22,7 +22,7 @@ import tensorflow as tf
 from distiller import augment, cache, models
 from distiller.config import Config
 from distiller.experiments import prepare_data
-from distiller.training import logits
+from distiller.models import logits
 
 
 def before(teacher, x, _):

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from distiller import atomic, augment, keys
-from distiller.training import logits
+from distiller.models import logits
 
 
 def logits_key(model, x, views=1):

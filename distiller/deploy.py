@@ -13,7 +13,6 @@ import numpy as np
 import tensorflow as tf
 
 from distiller import atomic
-from distiller.class3 import DIGIT
 from distiller.errors import DistillerError
 
 THREADS = len(os.sched_getaffinity(0))  # LiteRT and TensorFlow both use every core of the machine
@@ -34,7 +33,7 @@ def litert_bytes(saved_model, int8=False):
     return converter.convert()
 
 
-class SavedModel:
+class SavedModelPredictor:
     """predict(x) -> logits through a SavedModel's `serve` endpoint, as TensorFlow Serving would call it."""
 
     def __init__(self, path):
@@ -44,7 +43,7 @@ class SavedModel:
         return self.model.serve(tf.constant(x)).numpy()
 
 
-class LiteRT:
+class LiteRTPredictor:
     """predict(x) -> logits with the LiteRT interpreter; the input is resized when the batch size changes."""
 
     def __init__(self, path):
@@ -101,7 +100,7 @@ def size_bytes(path):
     return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def shift_bias_in_saved_model(source, target, b, digit=DIGIT):
+def shift_bias_in_saved_model(source, target, b, digit):
     """Add b to the bias of output `digit` of a SavedModel and save it again: a deployed model fixed by
     editing one number, no Keras and no retraining (the class-3 experiment's last step)."""
     loaded = tf.saved_model.load(str(source))

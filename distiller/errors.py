@@ -15,6 +15,12 @@ class Terminated(KeyboardInterrupt):
 
 _received = []  # the signals that arrived, kept in case Python swallowed the exception raised for one
 _deferring = []  # one entry per `deferred()` block the program is in
+now = {"training": None}  # what is training right now, for the interrupt message (set by resume.Backup)
+
+
+def where():
+    """' during epoch k of n of the Teacher', or '' between trainings."""
+    return f" during {now['training']}" if now["training"] else ""
 
 
 def raise_on_signals():
@@ -54,6 +60,5 @@ def deferred():
 
 def exit_interrupted(e):
     """One line and the shell's status for a signal: 130 for Ctrl-C, 143 for SIGTERM."""
-    resume = sys.modules.get("distiller.resume")  # knows which model and epoch was training, if any
-    print(f"interrupted{resume.where() if resume else ''}; run the same command to resume", file=sys.stderr)
+    print(f"interrupted{where()}; run the same command to resume", file=sys.stderr)
     sys.exit(143 if isinstance(e, Terminated) else 130)

@@ -5,7 +5,6 @@ record of its finished units (resume.Units), and returns its section of results.
 """
 
 import dataclasses
-import functools
 from pathlib import Path
 
 import numpy as np
@@ -45,39 +44,51 @@ def output_dir(config):
 
 @dataclasses.dataclass
 class Context:
-    """What every stage is given. The teachers' logits are computed once per (teacher, data), on first use,
-    through the disk cache: reused by every stage, seed and tuner trial."""
+    """What every stage is given. The teachers' logits are computed once per (teacher, data), through the disk
+    cache: reused by every stage, seed and tuner trial. Only get_or_train_paper_teacher may train (the paper
+    teacher, once per run); nothing else here trains."""
 
     config: object
     data: Splits
     out: Path
     log: object = print
+    made: dict = dataclasses.field(default_factory=dict)  # what this run computed once: the paper teacher, logits
 
-    @functools.cached_property
+    def once(self, name, compute):
+        if name not in self.made:
+            self.made[name] = compute()
+        return self.made[name]
+
     def teacher_logits(self):
         """(logits on the training split, on the validation split) of the saved make-run teacher."""
-        teacher = models.load(self.out / "teacher.keras", "teacher", remedy="pass --retrain to train a new one")
-        return cache.teacher_logits_for(teacher, self.data, self.out / "teacher_logits")
+        def compute():
+            teacher = models.load(self.out / "teacher.keras", "teacher", remedy="pass --retrain to train a new one")
+            return cache.teacher_logits_for(teacher, self.data, self.out / "teacher_logits")
+        return self.once("teacher_logits", compute)
 
-    @functools.cached_property
-    def paper_teacher(self):
-        """The paper teacher (paper_teacher.py): loaded, or trained (--retrain-paper-teacher: anew) once per run,
-        however many stages use it."""
-        return paper_teacher.get_paper_teacher(self.config, self.data, self.out, self.log)
+    def get_or_train_paper_teacher(self):
+        """The paper teacher (paper_teacher.py): loaded, or trained (an hour and a half; --retrain-paper-teacher:
+        anew) once per run, however many stages use it."""
+        return self.once("paper_teacher", lambda: paper_teacher.get_or_train_paper_teacher(self.config, self.data,
+                                                                                             self.out, self.log))
 
-    @functools.cached_property
-    def paper_teacher_logits(self):
-        return cache.teacher_logits_for(self.paper_teacher, self.data, self.out / "teacher_logits")
+    def paper_logits(self, teacher):
+        """cache.TeacherLogits of `teacher`, the paper teacher (get_or_train_paper_teacher)."""
+        return self.once("paper_logits", lambda: cache.teacher_logits_for(teacher, self.data,
+                                                                          self.out / "teacher_logits"))
 
-    @functools.cached_property
-    def paper_targets(self):
-        """The paper teacher's targets (paper_teacher.targets: its logits on the views, the images and the test
-        images), computed (or read from the cache) once per run."""
-        return paper_teacher.targets(self.paper_teacher, self.data, self.out / "teacher_logits", self.log)
+    def paper_targets(self, teacher):
+        """paper_teacher.targets of `teacher`, the paper teacher: its logits on the views, the images and the test
+        images, computed (or read from the cache) once per run."""
+        return self.once("paper_targets", lambda: paper_teacher.targets(teacher, self.data,
+                                                                        self.out / "teacher_logits", self.log))
 
     def transfer_logits(self):
-        """The teacher of the stages with DISTIL_FROM: make run's, or with --distil-from paper the paper stage's."""
-        return self.paper_teacher_logits if self.config.distil_from == "paper" else self.teacher_logits
+        """The teacher's logits of the stages with DISTIL_FROM: make run's, or with --distil-from paper the paper
+        teacher's (got or trained here; the run announced it)."""
+        if self.config.distil_from == "paper":
+            return self.paper_logits(self.get_or_train_paper_teacher())
+        return self.teacher_logits()
 
     def section_suffix(self):
         return report.FROM_PAPER_TEACHER if self.config.distil_from == "paper" else ""
@@ -100,7 +111,7 @@ def run(config, names=stages.NAMES, log=print):
         needs = any(getattr(stage, "NEEDS_TEACHER", True) for stage in chosen)
         run_stages(ctx, ["teacher", *names] if needs else names)
         resume.tidy(out)
-        return report.write(out, log)
+        return report.write(out, stages.modules(), log)
 
 
 def uses_paper_teacher(stage, config):

@@ -31,14 +31,14 @@ class Recipe:
 RECIPES = {
     # A net trained on labels: the Teacher, the Student, the paper teacher.
     "labels": Recipe(1, ("distiller.batches", "distiller.training", "distiller.models", "distiller.augment",
-                         "distiller.dropout", "distiller.optimizers"), "b1f3d6e61f38b849"),
+                         "distiller.dropout", "distiller.optimizers"), "45c7452d2ff117aa"),
     # A student distilled from a teacher's logits.
     "distilled": Recipe(1, ("distiller.batches", "distiller.training", "distiller.models", "distiller.distiller",
-                            "distiller.losses", "distiller.augment", "distiller.optimizers"), "cfc59eebcb2c351c"),
+                            "distiller.losses", "distiller.augment", "distiller.optimizers"), "0bcaf2d2ef345f2a"),
     # Student2.0(-3) with the bias of output 3 raised (class 3).
-    "bias_shift": Recipe(1, ("distiller.class3",), "83cafd82cf990b4a"),
+    "bias_shift": Recipe(1, ("distiller.bias_shift",), "096baa795a7004ba"),
     # A teacher's logits, on the images or on their 25 shifted views.
-    "logits": Recipe(1, ("distiller.cache", "distiller.augment"), "402b763bf72f9073"),
+    "logits": Recipe(1, ("distiller.cache", "distiller.augment"), "c742230b5b896be7"),
 }
 
 

@@ -4,6 +4,7 @@ import zipfile
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from distiller import augment
 from distiller.dropout import HashedDropout
@@ -89,3 +90,8 @@ def paper_teacher(hidden_units=TEACHER_UNITS, max_norm=4.0, name="paper_teacher"
     layers.append(keras.layers.Dense(NUM_CLASSES, kernel_initializer=init(), kernel_constraint=constraint,
                                      name="logits"))
     return keras.Sequential(layers, name=name)
+
+
+def logits(model, x, batch_size=8192):
+    """A model's logits for x, in large eager batches (no per-model tf.function to trace)."""
+    return np.concatenate([model(x[i : i + batch_size], training=False).numpy() for i in range(0, len(x), batch_size)])

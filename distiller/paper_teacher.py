@@ -16,11 +16,11 @@ from pathlib import Path
 
 import keras
 
-from distiller import cache, keys, models, resume
+from distiller import artifacts, cache, keys, models, resume
 from distiller.errors import DistillerError
 from distiller.evaluate import count_errors, predictions
-from distiller.stages.shared import save_model, saved_model, why_not_reused
-from distiller.training import key, logits, train_on_labels
+from distiller.models import logits
+from distiller.training import train_on_labels, training_key
 
 NAME = "paper_teacher"
 COMMITTED = Path(__file__).resolve().parents[1] / "saved_models"  # where the committed teacher lies in a checkout
@@ -36,36 +36,37 @@ SECONDS_PER_EPOCH_AND_IMAGE = 5428 / (600 * 55_000)
 def paper_teacher_key(config, data):
     """Its key: the paper teacher's epochs, the weights seed, the split and data, the code (keys.RECIPES)."""
     settings = dataclasses.replace(config, epochs=config.paper_teacher_epochs)
-    return key(settings, data.train, config.seed, model=MODEL)
+    return training_key(settings, data.train, config.seed, model=MODEL)
 
 
-def get_paper_teacher(config, data, out, log=print):
-    """The paper teacher of this run: saved (in `out`, else committed) under this run's key, or trained now."""
+def get_or_train_paper_teacher(config, data, out, log=print):
+    """The paper teacher of this run: saved (in `out`, else committed) under this run's key, or trained now (an hour
+    and a half; `announce` said so first) and saved in `out`."""
     artifact_key, backup = paper_teacher_key(config, data), out / resume.BACKUPS / NAME
-    teacher = None if config.retrain_paper_teacher else saved(config, data, out, log)
-    if teacher is not None:
-        shutil.rmtree(backup, ignore_errors=True)  # left by a kill between the save and its removal
-        return teacher
-    log(f"Paper teacher: 1200-1200 with jitter, dropout and max-norm, {config.paper_teacher_epochs} epochs "
-        f"({training_cost(config, data)}; a kill resumes from the last epoch)")
-    keras.utils.set_random_seed(config.seed)
-    teacher = models.paper_teacher(name=NAME)
-    # More epochs than the plain nets: dropout and jitter slow learning.
     settings = dataclasses.replace(config, epochs=config.paper_teacher_epochs)
-    history = train_on_labels(teacher, data.train, data.val, settings, backup_dir=backup, name="paper teacher",
-                              artifact_key=artifact_key)
-    record = {"weights_seed": config.seed, "seconds": round(history.seconds),
-              "val_errors": count_errors(predictions(logits(teacher, data.val[0])), data.val[1])}
-    save_model(teacher, out, NAME, settings, record, artifact_key)
-    shutil.rmtree(backup, ignore_errors=True)
+
+    def train():
+        log(f"Paper teacher: 1200-1200 with jitter, dropout and max-norm, {config.paper_teacher_epochs} epochs "
+            f"({training_cost(config, data)}; a kill resumes from the last epoch)")
+        keras.utils.set_random_seed(config.seed)
+        teacher = models.paper_teacher(name=NAME)
+        # More epochs than the plain nets: dropout and jitter slow learning.
+        history = train_on_labels(teacher, data.train, data.val, settings, backup_dir=backup, name="paper teacher",
+                                  artifact_key=artifact_key)
+        return teacher, {"weights_seed": config.seed, "seconds": round(history.seconds),
+                         "val_errors": count_errors(predictions(logits(teacher, data.val[0])), data.val[1])}
+
+    teacher, _ = artifacts.get_or_train(out, NAME, artifact_key, "Paper teacher", train, settings, log,
+                                        config.retrain_paper_teacher,
+                                        found=None if config.retrain_paper_teacher else reused_file(config, out))
+    shutil.rmtree(backup, ignore_errors=True)  # also one left by a kill between the save and its removal
     return teacher
 
 
 def saved(config, data, out, log=print):
     """The paper teacher saved in `out` (else the committed one) if made as this run's would be; else None, with
     one line on why ("... was made on a training subset of None, this run uses a training subset of 3000")."""
-    path = reused_file(config, out)
-    return saved_model(path.parent, path.stem, paper_teacher_key(config, data), "Paper teacher", log)
+    return artifacts.reused(reused_file(config, out), paper_teacher_key(config, data), "Paper teacher", log)
 
 
 def reused_file(config, out):
@@ -94,7 +95,7 @@ def announce(config, data, out, log=print):
         log(f"Paper teacher: --retrain-paper-teacher: {cost}")
     elif not path.exists():
         log(f"Paper teacher: none in {out}/ nor at {path}; {cost}. The committed one is {WHERE}")
-    elif (why := why_not_reused(path, paper_teacher_key(config, data))) is not None:
+    elif (why := artifacts.why_not_reused(path, paper_teacher_key(config, data))) is not None:
         log(f"Paper teacher: {path} {why}; {cost}")
 
 

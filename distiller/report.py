@@ -113,14 +113,12 @@ def sections_of(stage, results):
     return [name for name in (stage.NAME, stage.NAME + FROM_PAPER_TEACHER) if name in results]
 
 
-def write(out, log=print):
-    """Render results.json to results.md and the plots; return the Markdown."""
-    from distiller import stages
-
+def write(out, stages, log=print):
+    """Render results.json to results.md and the plots of `stages` (their modules); return the Markdown."""
     results = read_results(out, log)
-    text = render(results, stages.modules())
+    text = render(results, stages)
     atomic.write_text(out / "results.md", text)
-    for stage in stages.modules():
+    for stage in stages:
         for name in sections_of(stage, results):
             if hasattr(stage, "plot"):
                 stage.plot(results[name]["result"], out, name)

@@ -20,18 +20,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from distiller import atomic
+from distiller import atomic, errors
 from distiller.errors import DistillerError, raise_if_interrupted
 
 BACKUPS, PROGRESS, LOCK = "backups", "progress", ".lock"
-_now = {"training": None}  # what is training right now: for the interrupt message
-
-
-def where():
-    """' during epoch k of n of the Teacher', or '' between trainings."""
-    return f" during {_now['training']}" if _now["training"] else ""
-
-
 def random_state(model):
     """The random streams of a model's layers (dropout, jitter), saved with the backup: the variables that Keras
     lists in `model.variables` (each SeedGenerator's state) but not in `model.weights`."""
@@ -70,13 +62,13 @@ class Backup(keras.callbacks.Callback):
             self.restore(self.state)
 
     def on_epoch_begin(self, epoch, logs=None):
-        _now["training"] = f"epoch {epoch + 1} of {self.params['epochs']} of the {self.name}"
+        errors.now["training"] = f"epoch {epoch + 1} of {self.params['epochs']} of the {self.name}"
 
     def on_epoch_end(self, epoch, logs=None):
         self.save(epoch + 1)
 
     def on_train_end(self, logs=None):
-        _now["training"] = None
+        errors.now["training"] = None
 
     def restore(self, state):
         if self.model.optimizer is not None and not self.model.optimizer.built:

@@ -30,7 +30,7 @@ def adam_with_cosine_decay(config, train_size):
     return optimizers.cosine_adam(config.learning_rate, config.epochs, math.ceil(train_size / config.batch_size))
 
 
-def key(config, train, seed=None, taught_by=None, **extra):
+def training_key(config, train, seed=None, taught_by=None, **extra):
     """The key (keys.key) of a training's result: its settings, the seed of its weights and batch order, its
     split and data, and `taught_by`, the id of the teacher logits it learned from (cache.TeacherLogits.id; for
     logits from elsewhere, keys.array_digest of them); None: trained on labels. `extra` names what else tells two
@@ -69,7 +69,7 @@ def train_on_labels(model, train, val, config, verbose="auto", callbacks=(), bac
     config.seed; the caller seeds the initial weights).
 
     With `backup_dir`, the fit is backed up every epoch there and resumes from it when run again, if its key
-    (default: key(config, train, seed)) is `artifact_key`."""
+    (default: training_key(config, train, seed)) is `artifact_key`."""
     seed = config.seed if seed is None else seed
     model.compile(
         optimizer=optimizers.for_config(config, len(train[0])),
@@ -79,7 +79,7 @@ def train_on_labels(model, train, val, config, verbose="auto", callbacks=(), bac
         steps_per_execution=config.steps_per_execution,
     )
     return fit(model, *train, val, config, verbose, callbacks, backup_dir, name, seed,
-               artifact_key or key(config, train, seed))
+               artifact_key or training_key(config, train, seed))
 
 
 def distil(student, train, val, teacher_logits, config, verbose="auto", callbacks=(), backup_dir=None,
@@ -102,16 +102,11 @@ def distil(student, train, val, teacher_logits, config, verbose="auto", callback
         jit_compile=config.jit_compile,
         steps_per_execution=config.steps_per_execution,
     )
-    return fit(distiller, soft_inputs(train[0], teacher_logits[0]), train[1],
-               (soft_inputs(val[0], teacher_logits[1]), val[1]), config, verbose, callbacks,
-               backup_dir, name, seed, artifact_key or key(config, train, seed, keys.array_digest(teacher_logits[0])))
+    return fit(distiller, distiller_inputs(train[0], teacher_logits[0]), train[1],
+               (distiller_inputs(val[0], teacher_logits[1]), val[1]), config, verbose, callbacks,
+               backup_dir, name, seed, artifact_key or training_key(config, train, seed, keys.array_digest(teacher_logits[0])))
 
 
-def soft_inputs(x, soft):
+def distiller_inputs(x, targets):
     """The Distiller's inputs: logits per image (N, classes), or per image and shifted view (N, 25, classes)."""
-    return {"pixels": x, "view_logits" if np.ndim(soft) == 3 else "teacher_logits": soft}
-
-
-def logits(model, x, batch_size=8192):
-    """A model's logits for x, in large eager batches (no per-model tf.function to trace)."""
-    return np.concatenate([model(x[i : i + batch_size], training=False).numpy() for i in range(0, len(x), batch_size)])
+    return {"pixels": x, "view_logits" if np.ndim(targets) == 3 else "teacher_logits": targets}

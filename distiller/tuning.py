@@ -17,7 +17,7 @@ from distiller.distiller import Distiller
 from distiller.errors import DistillerError, deferred
 from distiller.experiments import prepare_data
 from distiller.progress import ProgressBar
-from distiller.training import TRAINING_SETTINGS, adam_with_cosine_decay, key, train_on_labels
+from distiller.training import TRAINING_SETTINGS, adam_with_cosine_decay, train_on_labels, training_key
 
 # The search space, fixed before the search whose best trial is in config (written 2026-12-02, before it ran).
 # T: wide enough to hold the paper's T = 20 and to show where distillation stops helping; lambda = 10 lets the soft
@@ -139,7 +139,7 @@ def plain_student_accuracy(config, data, directory, log=print):
     Stored in the project, so a resumed search does not train it again.
     """
     path = Path(directory) / "plain_student.json"
-    artifact_key = key(config, data.train, config.seed, model="student 600-600")
+    artifact_key = training_key(config, data.train, config.seed, model="student 600-600")
     saved = atomic.read_json(path, {})
     if saved.get("key") == artifact_key and "val_accuracy" in saved:
         return saved["val_accuracy"]

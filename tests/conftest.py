@@ -64,15 +64,15 @@ def plant_paper_teacher(config, data, out, units=(16,), seed=0, fit=False):
     import keras
 
     from distiller import models
+    from distiller.artifacts import save
     from distiller.paper_teacher import paper_teacher_key
-    from distiller.stages.shared import save_model
     from distiller.training import train_on_labels
 
     keras.utils.set_random_seed(seed)
     teacher = models.mlp(units, "paper_teacher")
     if fit:
         train_on_labels(teacher, data.train, data.val, config, verbose=0)
-    save_model(teacher, Path(out), "paper_teacher", config, {}, paper_teacher_key(config, data))
+    save(teacher, Path(out), "paper_teacher", config, {}, paper_teacher_key(config, data))
     return teacher
 
 

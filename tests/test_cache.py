@@ -2,7 +2,7 @@ import keras
 import numpy as np
 
 from distiller import cache, keys, models
-from distiller.training import logits
+from distiller.models import logits
 
 
 def test_logits_cached_once_and_keyed_by_teacher_and_data(tmp_path, monkeypatch):

@@ -5,26 +5,26 @@ import keras
 import numpy as np
 import pytest
 
-from distiller import class3, models
+from distiller import bias_shift, models
 from distiller.config import Config
 from distiller.evaluate import summary
 from distiller.experiments import Context
+from distiller.models import logits
 from distiller.stages.class3 import run_class3
-from distiller.training import logits
 from tests.conftest import plant_paper_teacher, tiny_splits
 
 
 def test_transfer_set_has_no_3_and_keeps_everything_else():
     y = np.array([3, 1, 3, 0, 9, 3, 8])
     x = np.arange(len(y))
-    (tx, ty), keep = class3.transfer_set_without(x, y)
+    (tx, ty), keep = bias_shift.transfer_set_without(x, y)
     assert 3 not in ty and list(tx) == [1, 3, 4, 6] and keep.sum() == 4
 
 
 def test_shift_changes_exactly_one_bias_value():
     keras.utils.set_random_seed(0)
     model = models.student()
-    shifted = class3.shift_bias(model, 2.5)
+    shifted = bias_shift.shift_bias(model, 2.5)
     for layer in model.layers:
         for before, after in zip(layer.get_weights(), shifted.get_layer(layer.name).get_weights()):
             diff = np.flatnonzero(before != after)
@@ -39,18 +39,18 @@ def test_bias_curve_equals_the_shifted_model_predictions():
     model = models.student()
     x = np.random.default_rng(0).normal(size=(300, 784)).astype(np.float32)
     y = np.random.default_rng(1).integers(0, 10, 300)
-    curve = class3.bias_curve(logits(model, x), y, [0.0, 0.5, 3.0])
+    curve = bias_shift.bias_curve(logits(model, x), y, [0.0, 0.5, 3.0])
     for i, b in enumerate(curve["bias"]):
-        result = summary(logits(class3.shift_bias(model, b), x), y)
+        result = summary(logits(bias_shift.shift_bias(model, b), x), y)
         assert curve["errors_on_digit"][i] == result["errors_on_3"]
         assert curve["errors_on_digit"][i] + curve["errors_on_others"][i] == result["errors"]
 
 
 def test_bias_rules():
     curve = {"bias": [0, 1, 2, 3, 4], "errors_on_digit": [20, 12, 6, 2, 1], "errors_on_others": [50, 50, 53, 60, 70]}
-    assert class3.choose_bias(curve) == 2  # totals 70, 62, 59, 62, 71
-    assert class3.choose_bias(curve, tolerance=0) == 1  # the assignment's literal rule
-    assert class3.choose_bias(curve, tolerance=10) == 3
+    assert bias_shift.choose_bias(curve) == 2  # totals 70, 62, 59, 62, 71
+    assert bias_shift.choose_bias(curve, tolerance=0) == 1  # the assignment's literal rule
+    assert bias_shift.choose_bias(curve, tolerance=10) == 3
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import numpy as np
 from distiller import augment, cache, models
 from distiller.config import Config
 from distiller.distiller import Distiller
-from distiller.training import distil, logits, train_on_labels
+from distiller.models import logits
+from distiller.training import distil, train_on_labels
 from tests.conftest import blocks
 
 CONFIG = Config(epochs=6, batch_size=32, learning_rate=3e-3, jit_compile=False, steps_per_execution=1)

@@ -57,9 +57,9 @@ def test_exports_compute_what_the_keras_model_computes(exported):
     out, x = exported[0], inputs()
     for name in MODELS:
         expected = models.load(out / f"{name}.keras")(x).numpy()
-        np.testing.assert_allclose(deploy.SavedModel(out / "export" / name)(x), expected, atol=1e-5)
-        np.testing.assert_allclose(deploy.LiteRT(out / "export" / f"{name}.tflite")(x), expected, atol=1e-4)
-        int8 = deploy.LiteRT(out / "export" / f"{name}_int8.tflite")(x)
+        np.testing.assert_allclose(deploy.SavedModelPredictor(out / "export" / name)(x), expected, atol=1e-5)
+        np.testing.assert_allclose(deploy.LiteRTPredictor(out / "export" / f"{name}.tflite")(x), expected, atol=1e-4)
+        int8 = deploy.LiteRTPredictor(out / "export" / f"{name}_int8.tflite")(x)
         assert np.mean(int8.argmax(1) == expected.argmax(1)) > 0.95  # 8-bit weights: close, not equal
         assert (out / "export" / f"{name}_int8.tflite").stat().st_size < 0.3 * (
             out / "export" / f"{name}.tflite").stat().st_size
@@ -69,7 +69,7 @@ def test_the_paper_teacher_is_exported_from_the_runs_folder(exported):
     out, results, _ = exported
     x, rows = inputs(), results["export"]["result"]["models"]
     expected = models.load(out / "paper_teacher.keras")(x).numpy()  # the quick run's, not the committed one
-    np.testing.assert_allclose(deploy.SavedModel(out / "export" / "paper_teacher")(x), expected, atol=1e-5)
+    np.testing.assert_allclose(deploy.SavedModelPredictor(out / "export" / "paper_teacher")(x), expected, atol=1e-5)
     assert rows["paper_teacher"]["title"] == "Paper teacher"
     assert "| Paper teacher | LiteRT int8 |" in (out / "results.md").read_text()
 
@@ -80,7 +80,7 @@ def test_the_bias_shift_on_a_saved_model_equals_the_keras_shift(exported):
     assert patched["equal"] and patched["saved_model"] == patched["keras"]
     x = inputs()
     keras_shifted = models.load(out / "student_kd_minus3_shifted.keras")(x).numpy()
-    np.testing.assert_allclose(deploy.SavedModel(out / "export" / "student_kd_minus3_patched")(x), keras_shifted,
+    np.testing.assert_allclose(deploy.SavedModelPredictor(out / "export" / "student_kd_minus3_patched")(x), keras_shifted,
                                atol=1e-5)
 
 
@@ -120,7 +120,7 @@ def test_a_near_tie_may_change_class_but_two_changes_are_refused():
                                 "test images (at most 1 may differ, a near-tie broken by float rounding)")
 
 
-class SwappedLiteRT(deploy.LiteRT):
+class SwappedLiteRT(deploy.LiteRTPredictor):
     """A LiteRT file whose outputs 3 and 8 are exchanged."""
 
     def __call__(self, x):
@@ -143,7 +143,7 @@ def test_a_wrong_export_stops_the_stage_before_the_next_file_is_made(tmp_path, m
     if fmt == "SavedModel":
         monkeypatch.setattr(deploy, "export_saved_model", export_changed)
     else:
-        monkeypatch.setattr(deploy, "LiteRT", SwappedLiteRT)
+        monkeypatch.setattr(deploy, "LiteRTPredictor", SwappedLiteRT)
     ctx = SimpleNamespace(data=tiny_splits(), out=tmp_path, log=lambda *args: None)
     with pytest.raises(DistillerError, match=rf"^the {fmt} export of tiny differs from the Keras model by "):
         export.export_model(ctx, "tiny", tmp_path / "tiny.keras", tmp_path / "export")

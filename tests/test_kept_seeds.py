@@ -1,6 +1,6 @@
 """A run with fewer seeds than the students section it replaces (`make run` after `python train.py --seeds 3`) keeps
 the other seeds when their records carry this run's keys, and replaces them when made otherwise: on synthetic
-sections whose keys are the students stage's own (students.row_key), no training."""
+sections whose keys are the students stage's own (student_rows.row_key), no training."""
 
 import dataclasses
 import json
@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from distiller import keys, report
+from distiller import kept_seeds, keys, report, student_rows
 from distiller.config import Config
-from distiller.stages import kept_seeds, students
+from distiller.stages import students
 from tests.conftest import tiny_splits
 
 CONFIG = Config(seeds=3)
@@ -20,8 +20,8 @@ TEACHER_LOGITS = SimpleNamespace(id="0123456789abcdef")  # what row_key reads of
 
 def digests(config, seed):
     """{row: digest of the key} the students stage gives `seed`'s Student and Student2.0 under `config`."""
-    rows = {"student": students.Row(config), "student_kd": students.Row(students.kd_config(config), TEACHER_LOGITS)}
-    return {name: keys.digest(students.row_key(r, DATA, seed)) for name, r in rows.items()}
+    rows = {"student": student_rows.Row(config), "student_kd": student_rows.Row(student_rows.kd_config(config), TEACHER_LOGITS)}
+    return {name: keys.digest(student_rows.row_key(r, DATA, seed)) for name, r in rows.items()}
 
 
 def records(config, errors):

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from distiller import cache, keys, models, resume
+from distiller import cache, keys, models, resume, student_rows
 from distiller.config import Config
 from distiller.experiments import Context
 from distiller.stages import class3, students, teacher
@@ -40,27 +40,28 @@ def test_the_code_digest_ignores_comments_and_docstrings_but_not_code(tmp_path, 
 
 def test_difference_says_what_differs():
     data = tiny_splits()
-    from distiller.training import key
+    from distiller.training import training_key
 
-    wanted = key(CONFIG, data.train, 0, model="m")
+    wanted = training_key(CONFIG, data.train, 0, model="m")
     assert keys.difference(wanted, wanted) is None
     assert keys.difference(None, wanted) == "has no key (made by older code)"
-    other_split = key(dataclasses.replace(CONFIG, seed=1), data.train, 0, model="m")
+    other_split = training_key(dataclasses.replace(CONFIG, seed=1), data.train, 0, model="m")
     assert keys.difference(other_split, wanted) == "was made on seed 1's split, this run uses seed 0's split"
-    assert "epochs=5 (this run: 1)" in keys.difference(key(dataclasses.replace(CONFIG, epochs=5), data.train, 0,
+    assert "epochs=5 (this run: 1)" in keys.difference(training_key(dataclasses.replace(CONFIG, epochs=5), data.train, 0,
                                                            model="m"), wanted)
-    assert keys.difference(key(CONFIG, data.val, 0, model="m"), wanted) == "was made from other data"
+    assert keys.difference(training_key(CONFIG, data.val, 0, model="m"), wanted) == "was made from other data"
     older = {**wanted, "recipe": wanted["recipe"] - 1}
     assert keys.difference(older, wanted).startswith("was made by older code")
     soft = np.zeros((len(data.train[1]), 10), np.float32)
-    assert keys.difference(key(CONFIG, data.train, 0, keys.array_digest(soft), model="m"),
-                           key(CONFIG, data.train, 0, keys.array_digest(soft + 1), model="m")) is not None
+    assert keys.difference(training_key(CONFIG, data.train, 0, keys.array_digest(soft), model="m"),
+                           training_key(CONFIG, data.train, 0, keys.array_digest(soft + 1), model="m")) is not None
 
 
 def test_a_student_names_its_teachers_logits_by_their_key_not_their_last_bits(tmp_path, monkeypatch):
     """Logits computed again on another processor differ in their last bits (float rounding): a unit distilled
     from them on one machine is still found on another; another teacher, or its shifted views, are other logits."""
-    from distiller.training import key, logits
+    from distiller.models import logits
+    from distiller.training import training_key
 
     data = tiny_splits()
     keras.utils.set_random_seed(0)
@@ -70,7 +71,7 @@ def test_a_student_names_its_teachers_logits_by_their_key_not_their_last_bits(tm
     there = cache.teacher_logits_for(net, data, tmp_path / "there")
     assert not np.array_equal(here[0], there[0])
     assert here.id == there.id
-    assert key(CONFIG, data.train, 0, here.id, model="m") == key(CONFIG, data.train, 0, there.id, model="m")
+    assert training_key(CONFIG, data.train, 0, here.id, model="m") == training_key(CONFIG, data.train, 0, there.id, model="m")
     assert cache.teacher_view_logits_for(net, data, tmp_path).id != here.id
     bias = net.get_layer("logits").bias
     bias.assign(bias.numpy() + 1.0)
@@ -116,7 +117,7 @@ def test_class3_retrains_a_student_kd_distilled_at_another_temperature(tmp_path)
     result = class3.run(ctx, resume.UNRECORDED)
     assert any(f"student_kd.keras was made with temperature=7.0 (this run: {config.temperature})" in line
                for line in lines), lines
-    wanted = students.row_key(students.row(ctx, "student_kd"), data, config.seed)
+    wanted = student_rows.row_key(student_rows.row(ctx, "student_kd"), data, config.seed)
     assert result["records"]["student_kd"]["key"] == keys.digest(wanted)
     assert json.loads((tmp_path / "student_kd.json").read_text())["key"] == wanted
 

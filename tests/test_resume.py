@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from distiller import models, resume
+from distiller import errors, models, resume
 from distiller.config import Config
 from distiller.errors import DistillerError
 from distiller.training import distil, train_on_labels
@@ -52,7 +52,7 @@ def test_a_killed_fit_resumes_to_the_same_weights(build, tmp_path):
     killed = fresh(build)
     with pytest.raises(KeyboardInterrupt):
         train_on_labels(killed, data.train, data.val, CONFIG, callbacks=[KillAt(2)], backup_dir=tmp_path, **QUIET)
-    assert resume.where() == " during epoch 3 of 4 of the model"  # what the interrupt message names
+    assert errors.where() == " during epoch 3 of 4 of the model"  # what the interrupt message names
     resumed = fresh(build)  # a new process: new weights, fresh random state, restored from the backup
     before = json.loads((tmp_path / "state.json").read_text())["seconds"]  # training time of epochs 1 and 2
     with pytest.MonkeyPatch.context() as patch:

@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from distiller import resume
+from distiller import resume, student_rows
 from distiller.config import Config
 from distiller.experiments import Context
 from distiller.stages import students
@@ -24,14 +24,14 @@ def spied(tmp_path, monkeypatch):
     ctx = Context(config, data, tmp_path, log=lambda *_: None)
     run_teacher(ctx, resume.UNRECORDED)
     plant_paper_teacher(config, data, tmp_path, fit=True)
-    fits, fit = [], students.fit_student
+    fits, fit = [], student_rows.fit_student
 
-    def spy(student, data, config, soft=None, jitter=False, **options):
+    def spy(student, train, val, config, targets=None, jitter=False, **options):
         fits.append((options["name"], options["seed"], student.get_weights()[0].copy(),
-                     None if soft is None else np.shape(soft[0]), jitter, config.epochs))
-        return fit(student, data, config, soft, jitter, **options)
+                     None if targets is None else np.shape(targets[0]), jitter, config.epochs))
+        return fit(student, train, val, config, targets, jitter, **options)
 
-    monkeypatch.setattr(students, "fit_student", spy)
+    monkeypatch.setattr(student_rows, "fit_student", spy)
     return ctx, fits
 
 
@@ -47,13 +47,13 @@ def test_every_row_of_a_seed_starts_from_the_same_weights_and_is_taught_as_it_sa
     shapes = {name.split(" (seed")[0]: (shape, jitter, epochs) for name, _, _, shape, jitter, epochs in fits}
     assert shapes == {"Student": (None, False, 1), "Student2.0 from the Teacher": ((n, 10), False, 1),
                       "Student, jittered (control)": (None, True, 2), "Student2.0": ((n, 25, 10), False, 2)}
-    assert [result[name][0]["teacher"] for name in students.TITLES] == [None, "the Teacher", None,
+    assert [result[name][0]["teacher"] for name in student_rows.TITLES] == [None, "the Teacher", None,
                                                                         "the paper teacher"]
-    s, errors = result["statistics"], {name: [r["errors"] for r in result[name]] for name in students.TITLES}
+    s, errors = result["statistics"], {name: [r["errors"] for r in result[name]] for name in student_rows.TITLES}
     assert s["difference"]["student_kd"]["mean"] == pytest.approx(np.mean(errors["student_kd"]) - np.mean(errors["student"]))
     gap = np.mean(errors["student"]) - result["paper_teacher"]["errors"]
     assert s["gap_closed"] == pytest.approx((np.mean(errors["student"]) - np.mean(errors["student_kd"])) / gap)
-    for name in students.TITLES:  # the first seed's model of every row is saved
+    for name in student_rows.TITLES:  # the first seed's model of every row is saved
         assert (ctx.out / f"{name}.keras").is_file()
 
 
@@ -73,7 +73,7 @@ def test_a_run_with_more_seeds_reuses_the_first_seeds_saved_models_and_retrain_t
     ctx.config = dataclasses.replace(ctx.config, seeds=2)
     more = students.run(ctx, resume.UNRECORDED)
     assert {seed for _, seed, *_ in fits} == {1}  # seed 0's four rows were loaded, not trained
-    for name in students.TITLES:
+    for name in student_rows.TITLES:
         assert more[name][0] == first[name][0]  # the same test record, its training time included
     fits.clear()
     ctx.config = dataclasses.replace(ctx.config, seeds=1, retrain=True)

@@ -41,7 +41,7 @@ def test_quick_run_numbers_match_the_saved_models(quick_run):
     from distiller.config import Config, quick
     from distiller.evaluate import summary
     from distiller.experiments import prepare_data
-    from distiller.training import logits
+    from distiller.models import logits
 
     out, _ = quick_run
     results = json.loads((out / "results.json").read_text())

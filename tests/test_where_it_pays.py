@@ -5,13 +5,13 @@ import keras
 import numpy as np
 import pytest
 
-from distiller import keys, models, report
+from distiller import keys, models, per_seed, report, stages
+from distiller.artifacts import save
 from distiller.cache import TeacherLogits
 from distiller.config import Config
+from distiller.models import logits
 from distiller.paper_teacher import paper_teacher_key
-from distiller.stages import digits78, fractions, paper, shared, widths
-from distiller.stages.shared import save_model
-from distiller.training import logits
+from distiller.stages import digits78, fractions, paper, widths
 from tests.conftest import tiny_splits
 
 # XLA off: these check what the stages do, and a compile per tiny model cost 40 s (the quick runs use XLA).
@@ -30,7 +30,7 @@ def setup():
 
 def test_repeat_to_gives_a_small_set_as_many_rows_as_the_full_one():
     x, y = np.arange(7), np.arange(7) * 10
-    rx, ry = shared.repeat_to((x, y), 20)
+    rx, ry = per_seed.repeat_to((x, y), 20)
     assert len(rx) == 21 and list(rx[:7]) == list(x) and list(ry[14:]) == list(y)
 
 
@@ -54,8 +54,8 @@ def test_fractions_use_the_first_n_images_and_their_own_teacher_logits(setup, mo
     def spy(student, train, val, teacher_logits, config, **kwargs):  # a distillation run's transfer set
         seen.append((train, teacher_logits[0]))
 
-    monkeypatch.setattr(shared, "distil", spy)
-    monkeypatch.setattr(shared, "train_on_labels", lambda *args, **kwargs: None)
+    monkeypatch.setattr(per_seed, "distil", spy)
+    monkeypatch.setattr(per_seed, "train_on_labels", lambda *args, **kwargs: None)
     result = fractions.transfer_fractions(CONFIG, data, soft, log=lambda *_: None)
     assert [r["images"] for r in result.values()] == [60, 600]
     (x, y), v = seen[0]  # 10%: the first 60 images, tiled to the full 600 rows, with their own logits
@@ -77,11 +77,11 @@ def test_paired_runs_count_errors_per_seed_and_start_from_the_same_weights(setup
 
         return starting
 
-    monkeypatch.setattr(shared, "train_on_labels", spy("plain", shared.train_on_labels))
-    monkeypatch.setattr(shared, "distil", spy("distilled", shared.distil))
-    result = shared.paired(CONFIG, data, soft, (16, 16), [0, 1])
+    monkeypatch.setattr(per_seed, "train_on_labels", spy("plain", per_seed.train_on_labels))
+    monkeypatch.setattr(per_seed, "distil", spy("distilled", per_seed.distil))
+    result = per_seed.paired(CONFIG, data, soft, (16, 16), [0, 1])
     for kind in ("plain", "distilled"):  # a run's count is its own trained student's test errors
-        assert result[kind] == [shared.test_errors(student, data) for student, _ in started[kind]]
+        assert result[kind] == [per_seed.test_errors(student, data) for student, _ in started[kind]]
     (plain0, plain1), (distilled0, distilled1) = ([w for _, w in started[kind]] for kind in ("plain", "distilled"))
     for plain, distilled in ((plain0, distilled0), (plain1, distilled1)):  # a seed's pair: the same start
         for a, b in zip(plain, distilled, strict=True):
@@ -135,7 +135,7 @@ def test_report_renders_every_experiment(tmp_path):
                              "curve": {"bias": [0, -7], "val_errors": [2000, 500]}}),
     }
     (tmp_path / "results.json").write_text(json.dumps(results))
-    text = report.write(tmp_path)
+    text = report.write(tmp_path, stages.modules())
     assert ("| 800-800 | distilled, no translations (the paper's protocol) | T=20, lambda=1, 60 epochs | "
             "102.0 +- 2.8 | 100, 104 | -53.0 +- 4.2 | 99.00% | 0.0100 | 74 |") in text
     assert "| 800-800 | plain, same jitter (control) | 300 epochs | 91.0 +- 1.4 | 90, 92 | -64.0 +- 5.7 |" in text
@@ -153,7 +153,7 @@ def test_distil_from_paper_uses_the_paper_teacher_and_its_own_sections(setup, tm
     data, soft = setup
     keras.utils.set_random_seed(1)  # an untrained paper teacher, saved under the key the stage asks for
     config = dataclasses.replace(CONFIG, distil_from="paper")
-    save_model(models.paper_teacher(), tmp_path, "paper_teacher", config, {}, paper_teacher_key(config, data))
+    save(models.paper_teacher(), tmp_path, "paper_teacher", config, {}, paper_teacher_key(config, data))
     used = {}
 
     def spy(config, data, teacher_logits, out, log, name, progress=None):
@@ -166,7 +166,7 @@ def test_distil_from_paper_uses_the_paper_teacher_and_its_own_sections(setup, tm
     lines = []
     for source in ("teacher", "paper"):
         ctx = experiments.Context(dataclasses.replace(CONFIG, distil_from=source), data, tmp_path, lines.append)
-        ctx.teacher_logits = soft  # the make-run teacher's, as the teacher stage would have left them
+        ctx.made["teacher_logits"] = soft  # the make-run teacher's, as the teacher stage would have left them
         experiments.run_stages(ctx, ["digits78"])
         paper_soft = logits(models.load(tmp_path / "paper_teacher.keras"), data.train[0])
         expected = soft[0] if source == "teacher" else paper_soft
@@ -175,4 +175,4 @@ def test_distil_from_paper_uses_the_paper_teacher_and_its_own_sections(setup, tm
     assert any(line.startswith("Paper teacher: reusing") for line in lines), lines  # the saved one, not a new one
     results = json.loads((tmp_path / "results.json").read_text())
     assert {"digits78", "digits78_from_paper_teacher"} <= set(results)  # the make-run section is kept
-    assert "Student 800-800, from the paper's regularized teacher" in report.write(tmp_path)
+    assert "Student 800-800, from the paper's regularized teacher" in report.write(tmp_path, stages.modules())

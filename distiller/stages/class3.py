@@ -1,18 +1,19 @@
-"""Hinton et al. section 3: Student2.0(-3) is distilled as Student2.0 is (students.row: the same teacher, T,
+"""Hinton et al. section 3: Student2.0(-3) is distilled as Student2.0 is (student_rows.row: the same teacher, T,
 lambda, epochs and views) on a transfer set without a single 3, then b is
 added to the bias of output 3, with b chosen on the validation split. Compared with Student2.0 on test.
 
 The mechanics (the transfer set, the curve over b, the rule for b, the shifted model) are in
-distiller/class3.py; this module runs them on the saved models and reports."""
+distiller/bias_shift.py; this module runs them on the saved models and reports."""
 
 import numpy as np
 
-from distiller import class3, keys, models, resume
+from distiller import artifacts, bias_shift, keys, models, resume
 from distiller.errors import DistillerError
+from distiller.models import logits
+from distiller.per_seed import new_student
 from distiller.report import figure, provenance, save
-from distiller.stages import students
-from distiller.stages.shared import new_student, save_model, saved_model, test_record
-from distiller.training import distil, key, logits
+from distiller.student_rows import row, row_key, train_row
+from distiller.training import distil, training_key
 
 NAME = "class3"
 NAME_MINUS3 = "student_kd_minus3"  # its saved model
@@ -27,20 +28,21 @@ def run(ctx, progress):
 
 
 def minus3(ctx, row, progress):
-    """Student2.0(-3): a fresh student distilled as `row` (students.Row) says on the training split with every 3
-    removed, and its key. Saved, and reused when saved with this key (unless --retrain)."""
-    transfer, keep = class3.transfer_set_without(*ctx.data.train)
-    soft, config = (row.soft[0][keep], row.soft[1]), row.config
-    artifact_key = key(config, transfer, config.seed, row.soft.id, model="student 600-600 without 3s")
-    saved = None if config.retrain else saved_model(ctx.out, NAME_MINUS3, artifact_key, "Student2.0(-3)", ctx.log)
-    if saved is not None:
-        return saved, artifact_key
-    ctx.log(f"Student2.0(-3): distilled from {row.teacher} on a transfer set with every 3 removed")
-    student = new_student(models.STUDENT_UNITS, config.seed)
-    distil(student, transfer, ctx.data.val, soft, config, backup_dir=progress.backup_dir("minus3"),
-           name="Student2.0(-3)", artifact_key=artifact_key)
-    save_model(student, ctx.out, NAME_MINUS3, config, test_record(student, ctx.data.test, None, config.seed, artifact_key),
-               artifact_key)
+    """Student2.0(-3): a fresh student distilled as `row` (student_rows.Row) says on the training split with every
+    3 removed, and its key. Saved, and reused when saved with this key (unless --retrain)."""
+    transfer, keep = bias_shift.transfer_set_without(*ctx.data.train)
+    targets, config = (row.targets[0][keep], row.targets[1]), row.config
+    artifact_key = training_key(config, transfer, config.seed, row.targets.id, model="student 600-600 without 3s")
+
+    def train():
+        ctx.log(f"Student2.0(-3): distilled from {row.teacher} on a transfer set with every 3 removed")
+        student = new_student(models.STUDENT_UNITS, config.seed)
+        distil(student, transfer, ctx.data.val, targets, config, backup_dir=progress.backup_dir("minus3"),
+               name="Student2.0(-3)", artifact_key=artifact_key)
+        return student, artifacts.model_record(student, ctx.data.test, None, config.seed, artifact_key)
+
+    artifacts.get_or_train(ctx.out, NAME_MINUS3, artifact_key, "Student2.0(-3)", train, config, ctx.log,
+                           config.retrain)
     return models.load(ctx.out / f"{NAME_MINUS3}.keras", "Student2.0(-3)"), artifact_key  # the experiment reads the file
 
 
@@ -50,34 +52,32 @@ def student_kd(ctx, row, progress):
     if not (out / "student_kd.keras").exists():
         raise DistillerError(f"no saved Student2.0 (student_kd) at {out}/student_kd.keras: run `python train.py "
                              "students` (or `make run`) first")
-    artifact_key = students.row_key(row, ctx.data, ctx.config.seed)
-    model = saved_model(out, "student_kd", artifact_key, "Student2.0", ctx.log)
-    if model is None:
-        students.train_row(ctx, "student_kd", row, ctx.config.seed, progress.backup_dir("student_kd"))
-        model = models.load(out / "student_kd.keras", "Student2.0")
-    return model, artifact_key
+    artifact_key = row_key(row, ctx.data, ctx.config.seed)
+    if artifacts.reused(out / "student_kd.keras", artifact_key, "Student2.0", ctx.log) is None:
+        train_row(ctx, "student_kd", row, ctx.config.seed, progress.backup_dir("student_kd"))
+    return models.load(out / "student_kd.keras", "Student2.0"), artifact_key
 
 
 def run_class3(ctx, progress=resume.UNRECORDED):
     """Student2.0 vs Student2.0(-3) vs Student2.0(-3) + b, with b chosen on the validation split."""
     config, data, out, log = ctx.config, ctx.data, ctx.out, ctx.log
-    row = students.row(ctx, "student_kd")
-    distilled, distilled_key = student_kd(ctx, row, progress)
-    student, artifact_key = minus3(ctx, row, progress)
+    kd_row = row(ctx, "student_kd")
+    distilled, distilled_key = student_kd(ctx, kd_row, progress)
+    student, artifact_key = minus3(ctx, kd_row, progress)
 
     shifts = np.arange(0.0, config.bias_max + config.bias_step / 2, config.bias_step)
-    curve = class3.bias_curve(logits(student, data.val[0]), data.val[1], shifts)
-    b = class3.choose_bias(curve, config.bias_tolerance)
+    curve = bias_shift.bias_curve(logits(student, data.val[0]), data.val[1], shifts)
+    b = bias_shift.choose_bias(curve, config.bias_tolerance)
     rule = "fewest validation errors" if config.bias_tolerance is None else (
         f"largest b adding <= {config.bias_tolerance} validation errors on other classes")
     log(f"Bias of output 3: +{b:g} ({rule})")
-    shifted = class3.shift_bias(student, b)
-    shifted_key = keys.key("bias_shift", {"digit": class3.DIGIT, "bias": b}, made_from=[artifact_key])
-    records = {name: test_record(m, data.test, None, config.seed, k) for name, m, k in (
+    shifted = bias_shift.shift_bias(student, b)
+    shifted_key = keys.key("bias_shift", {"digit": bias_shift.DIGIT, "bias": b}, made_from=[artifact_key])
+    records = {name: artifacts.model_record(m, data.test, None, config.seed, k) for name, m, k in (
         ("student_kd", distilled, distilled_key), ("minus3", student, artifact_key), ("shifted", shifted, shifted_key))}
-    save_model(shifted, out, "student_kd_minus3_shifted", config, {**records["shifted"], "bias": b}, shifted_key)
+    artifacts.save(shifted, out, "student_kd_minus3_shifted", config, {**records["shifted"], "bias": b}, shifted_key)
     return {"records": records, "bias": b, "rule": rule, "curve": curve, "paper": PAPER,
-            "test_threes": int(np.sum(data.test[1] == class3.DIGIT))}
+            "test_threes": int(np.sum(data.test[1] == bias_shift.DIGIT))}
 
 
 def render(section, name=NAME):

@@ -5,11 +5,12 @@ import keras
 import numpy as np
 
 from distiller import atomic, models, resume
-from distiller.class3 import shift_bias
+from distiller.bias_shift import shift_bias
 from distiller.evaluate import count_errors, predictions
+from distiller.models import logits
+from distiller.per_seed import repeat_to, test_errors
 from distiller.report import provenance, teacher_of
-from distiller.stages.shared import repeat_to, test_errors
-from distiller.training import distil, key, logits
+from distiller.training import distil, training_key
 
 NAME = "digits78"
 DISTIL_FROM = True  # its teacher is --distil-from's, and its section (and saved model) are named after it
@@ -30,7 +31,7 @@ def digits_7_and_8(config, data, teacher_logits, out, progress=resume.UNRECORDED
     student = models.mlp((800, 800), "student800")
     backup = progress.backup_dir("student_78")
     distil(student, transfer[:2], data.val, (transfer[2], teacher_logits[1]), config, verbose=0, backup_dir=backup,
-           name="Student 800-800 of 7s and 8s", artifact_key=key(config, transfer[:2], config.seed, teacher_logits.id,
+           name="Student 800-800 of 7s and 8s", artifact_key=training_key(config, transfer[:2], config.seed, teacher_logits.id,
                                                                   model="student 800-800 of 7s and 8s"))
     val_logits = logits(student, data.val[0])
     shifts = np.arange(0.0, 15.01, 0.2)

@@ -4,15 +4,13 @@ nothing. The class-3 bias shift is then made again on the exported SavedModel of
 
 The mechanics (export, conversion, timing) are in distiller/deploy.py."""
 
-import hashlib
-
 import numpy as np
 
-from distiller import atomic, deploy, models, paper_teacher
+from distiller import artifacts, atomic, bias_shift, deploy, models, paper_teacher
 from distiller.errors import DistillerError
 from distiller.evaluate import summary
+from distiller.models import logits
 from distiller.report import provenance
-from distiller.training import logits
 
 NAME = "export"
 NEEDS_TEACHER = False  # reads the saved models only: the teacher stage is not run before it
@@ -44,7 +42,7 @@ def run(ctx, progress):
     progress.expect(len(sources))
     rows = {}
     for name, (title, path) in sources.items():
-        key = f"{name}-{file_digest(path) if path.exists() else 'missing'}"
+        key = f"{name}-{artifacts.file_digest(path)[:16] if path.exists() else 'missing'}"
         rows[name] = progress.run(key, lambda backup, name=name, title=title, path=path:
                                   {"title": title, **export_model(ctx, name, path, folder)}, title)
     return {"models": rows, "class3": shift_bias_of_exported(ctx, folder), "threads": deploy.THREADS,
@@ -86,9 +84,9 @@ def write_export(model, fmt, path, saved_model):
     its predict function."""
     if fmt == "SavedModel":
         deploy.export_saved_model(model, path)
-        return deploy.SavedModel(path)
+        return deploy.SavedModelPredictor(path)
     atomic.write_bytes(path, deploy.litert_bytes(saved_model, int8=fmt.endswith("int8")))
-    return deploy.LiteRT(path)
+    return deploy.LiteRTPredictor(path)
 
 
 def checked_export(name, fmt, exported, expected):
@@ -126,17 +124,13 @@ def shift_bias_of_exported(ctx, folder):
     minus3 = models.load(ctx.out / "student_kd_minus3.keras", "Student2.0(-3)")
     deploy.export_saved_model(minus3, folder / "student_kd_minus3")
     deploy.shift_bias_in_saved_model(folder / "student_kd_minus3", folder / "student_kd_minus3_patched",
-                                     shifted["bias"])
-    patched = summary(deploy.predict_all(deploy.SavedModel(folder / "student_kd_minus3_patched"), ctx.data.test[0]),
+                                     shifted["bias"], bias_shift.DIGIT)
+    patched = summary(deploy.predict_all(deploy.SavedModelPredictor(folder / "student_kd_minus3_patched"), ctx.data.test[0]),
                       ctx.data.test[1])
     keras_shifted = {k: shifted[k] for k in ("errors", "errors_on_3")}
     return {"bias": shifted["bias"], "saved_model": {k: patched[k] for k in ("errors", "errors_on_3")},
             "keras": keras_shifted, "file": f"{FOLDER}/student_kd_minus3_patched",
             "equal": all(patched[k] == v for k, v in keras_shifted.items())}
-
-
-def file_digest(path):
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 def render(section, name=NAME):

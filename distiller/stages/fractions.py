@@ -2,8 +2,8 @@
 training split, tiled so that every run takes the same number of steps, plain or distilled."""
 
 from distiller import models, resume
+from distiller.per_seed import first_part, paired, seeds_of
 from distiller.report import errorbar, figure, provenance, save, spread, teacher_of
-from distiller.stages.shared import first_part, paired, seeds_of
 
 NAME = "fractions"
 DISTIL_FROM = True  # its teacher is --distil-from's, and its section is named after it

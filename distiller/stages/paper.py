@@ -29,10 +29,11 @@ import tensorflow as tf
 
 from distiller import keys
 from distiller.evaluate import count_errors, mean_std, nll, predictions
+from distiller.models import logits
+from distiller.per_seed import fit_student, new_student, run_unit, seeds_of
 from distiller.report import machine, provenance
 from distiller.resume import duration
-from distiller.stages.shared import fit_student, new_student
-from distiller.training import key, logits
+from distiller.training import training_key
 
 NAME = "paper"
 NEEDS_TEACHER = False  # distils from the paper teacher only: the assignment's Teacher is not trained first
@@ -50,7 +51,8 @@ TARGETS = {("800", "consistent"): 60, ("600", "consistent"): 67, ("800", "fixed"
 
 def run(ctx, progress):
     config, data = ctx.config, ctx.data
-    runs, seeds = Runs(config, data, ctx.paper_targets, progress), paper_seeds_of(config)
+    runs = Runs(config, data, ctx.paper_targets(ctx.get_or_train_paper_teacher()), progress)
+    seeds = seeds_of(config, config.paper_seeds)
     planned = [(width, epochs) for width, kinds in WIDTHS.items() for kind in kinds
                for epochs in candidate_epochs(config, kind)]  # the control's: at most the longest candidate
     progress.expect(len(seeds) * len(planned), work=len(seeds) * sum(work(w, e) for w, e in planned))
@@ -92,10 +94,6 @@ def work(width, epochs):
     return epochs * (784 * width + width * width + 10 * width)
 
 
-def paper_seeds_of(config):
-    return list(range(config.seed, config.seed + config.paper_seeds))
-
-
 def fixed_setting(candidate):
     temperature, lambda_, epochs = candidate
     return {"temperature": float(temperature), "lambda_": float(lambda_), "epochs": int(epochs)}
@@ -126,22 +124,21 @@ class Runs:
     """One student per (width, kind, setting, seed), each a unit of `progress`: its test and validation errors,
     validation NLL, and fidelity to the teacher on the test set."""
 
-    def __init__(self, config, data, soft, progress):
-        self.config, self.data, self.soft, self.progress = config, data, soft, progress
+    def __init__(self, config, data, targets, progress):
+        self.config, self.data, self.targets, self.progress = config, data, targets, progress
         self.timings = {}  # unit -> (its training seconds or None when not recorded, its work)
 
     def one(self, width, kind, seed, setting):
         config = dataclasses.replace(self.config, **setting)
-        targets = {"fixed": self.soft["fixed"], "consistent": self.soft["views"]}.get(kind)
+        targets = {"fixed": self.targets["fixed"], "consistent": self.targets["views"]}.get(kind)
         # Trained without the teacher (plain rows) but measured against it: another teacher, another unit.
-        artifact_key = key(config, self.data.train, seed, None if targets is None else targets.id,
-                           model=f"mlp {width}-{width}", row=kind, measured_against=self.soft["teacher_id"])
+        artifact_key = training_key(config, self.data.train, seed, None if targets is None else targets.id,
+                           model=f"mlp {width}-{width}", row=kind, measured_against=self.targets["teacher_id"])
         label = f"Student {width}-{width} {KINDS[kind]}, " + ", ".join(f"{k}={v:g}" for k, v in setting.items())
-        unit = f"{width}-{kind}-{'-'.join(f'{v:g}' for v in setting.values())}-seed{seed}-{keys.digest(artifact_key)}"
-        result = self.progress.run(unit, lambda backup: self.train(config, width, kind, seed, targets, backup,
-                                                                   artifact_key), f"{label} (seed {seed})",
-                                   work=work(width, config.epochs))
-        self.timings[unit] = (result.get("seconds"), work(width, config.epochs))
+        name = f"{width}-{kind}-{'-'.join(f'{v:g}' for v in setting.values())}"
+        result = run_unit(self.progress, name, seed, artifact_key, lambda backup: self.train(
+            config, width, kind, seed, targets, backup, artifact_key), label, work(width, config.epochs))
+        self.timings[(name, seed, keys.digest(artifact_key))] = (result.get("seconds"), work(width, config.epochs))
         return result
 
     def time(self):
@@ -155,7 +152,7 @@ class Runs:
 
     def train(self, config, width, kind, seed, targets, backup, artifact_key):
         student = new_student((width, width), seed)  # the same initial weights in every row of a width and seed
-        history = fit_student(student, self.data, config, targets, jitter=kind == "plain_jitter", verbose=0,
+        history = fit_student(student, self.data.train, self.data.val, config, targets, jitter=kind == "plain_jitter", verbose=0,
                               backup_dir=backup, name=f"Student {width}-{width} {kind} (seed {seed})", seed=seed,
                               artifact_key=artifact_key)
         # Its training time (a resumed unit's included), for the run's time in the report.
@@ -163,7 +160,7 @@ class Runs:
 
     def measure(self, student):
         test, val = logits(student, self.data.test[0]), logits(student, self.data.val[0])
-        teacher = self.soft["test"]
+        teacher = self.targets["test"]
         kl = tf.reduce_mean(tf.reduce_sum(tf.nn.softmax(teacher) * (tf.nn.log_softmax(teacher)
                                                                     - tf.nn.log_softmax(test)), axis=-1))
         return {"errors": count_errors(predictions(test), self.data.test[1]),
@@ -172,8 +169,8 @@ class Runs:
                 "machine": machine()}  # units may be trained across sessions and machines: the report names them
 
     def teacher_record(self):
-        return {"errors": count_errors(predictions(self.soft["test"]), self.data.test[1]),
-                "val_errors": count_errors(predictions(self.soft["fixed"][1]), self.data.val[1])}
+        return {"errors": count_errors(predictions(self.targets["test"]), self.data.test[1]),
+                "val_errors": count_errors(predictions(self.targets["fixed"][1]), self.data.val[1])}
 
 
 def render(section, name=NAME):

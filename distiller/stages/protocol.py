@@ -18,13 +18,14 @@ import math
 import keras
 import numpy as np
 
-from distiller import atomic, cache, keys, models, resume
+from distiller import artifacts, cache, keys, models, resume
 from distiller.config import DROPOUT_PAPER_TEACHER, PROTOCOL_ARMS
 from distiller.curve import ValidationCurve, best_length
 from distiller.evaluate import count_errors, predictions
+from distiller.models import logits
+from distiller.per_seed import unit_name
 from distiller.report import machine, provenance
-from distiller.stages.shared import save_model, saved_model
-from distiller.training import distil, key, logits, train_on_labels
+from distiller.training import distil, train_on_labels, training_key
 
 NAME = "protocol"
 NEEDS_TEACHER = False  # distils from the committed paper teacher and the dropout paper's teacher
@@ -104,9 +105,9 @@ class Arms:
                                                  **settings})
         targets = self.targets(teacher_name)
         init, inputs = changes.get("init", "glorot"), changes.get("inputs", "normalized")
-        artifact_key = key(trained, ctx.data.train, config.seed, targets.id, model=f"mlp {UNITS[0]}-{UNITS[1]}",
-                           row="protocol", init=init, inputs=inputs)
-        unit = f"{label.replace(' ', '-')}-seed{config.seed}-{keys.digest(artifact_key)}"
+        artifact_key = training_key(trained, ctx.data.train, config.seed, targets.id,
+                                    model=f"mlp {UNITS[0]}-{UNITS[1]}", row="protocol", init=init, inputs=inputs)
+        unit = unit_name(label.replace(" ", "-"), config.seed, artifact_key)
 
         def train(backup):
             keras.utils.set_random_seed(config.seed)
@@ -123,7 +124,7 @@ class Arms:
     def targets(self, name):
         """The teacher's logits (cache.TeacherLogits) on the training and validation images."""
         if name not in self.teachers:
-            teacher = self.ctx.paper_teacher if name == "committed" else self.dropout_paper_teacher()
+            teacher = self.ctx.get_or_train_paper_teacher() if name == "committed" else self.dropout_paper_teacher()
             self.teachers[name] = cache.teacher_logits_for(teacher, self.ctx.data, self.ctx.out / "teacher_logits")
         return self.teachers[name]
 
@@ -135,16 +136,15 @@ class Arms:
         shape = {k: recipe.pop(k) for k in ("max_norm", "init", "inputs")}
         trained = dataclasses.replace(config, **recipe, learning_rate=self.teacher_rate(recipe, shape))
         artifact_key = teacher_key(trained, ctx.data, shape)
-        folder = ctx.out / NAME
-        teacher = saved_model(folder, TEACHER_FILE, artifact_key, "Dropout-paper teacher", ctx.log)
-        if teacher is None:
+
+        def train():
             ctx.log(f"Dropout-paper teacher: 1200-1200, {trained.epochs} epochs of the dropout paper's SGD at eps0 = "
                     f"{trained.learning_rate:g} (hours; a kill resumes from the last epoch)")
             backup = ctx.out / resume.BACKUPS / NAME / f"teacher-{keys.digest(artifact_key)}"
-            teacher, record = self.train_teacher(trained, shape, artifact_key, backup)
-            folder.mkdir(parents=True, exist_ok=True)
-            save_model(teacher, folder, TEACHER_FILE, trained, record, artifact_key)
-        record = saved_record(folder)
+            return self.train_teacher(trained, shape, artifact_key, backup)
+
+        teacher, record = artifacts.get_or_train(ctx.out / NAME, TEACHER_FILE, artifact_key, "Dropout-paper teacher",
+                                                 train, trained, ctx.log)
         self.teacher_record = {**record, "val_errors": count_errors(predictions(logits(teacher, ctx.data.val[0])),
                                                                     ctx.data.val[1]), "probe": self.teacher_probe}
         return teacher
@@ -160,7 +160,7 @@ class Arms:
             artifact_key = teacher_key(trained, ctx.data, shape)
             label = f"teacher probe eps0={rate:g}"
             self.teacher_probe[f"{rate:g}"] = self.progress.run(
-                f"{label.replace(' ', '-')}-seed{config.seed}-{keys.digest(artifact_key)}",
+                unit_name(label.replace(" ", "-"), config.seed, artifact_key),
                 lambda backup, t=trained, k=artifact_key: self.train_teacher(t, shape, k, backup)[1],
                 f"Dropout-paper teacher, {label}", work=3 * work(TEACHER_UNITS[0], trained.epochs))
         rate = float(min(self.teacher_probe, key=lambda r: score(self.teacher_probe[r])))
@@ -183,11 +183,7 @@ class Arms:
 
 
 def teacher_key(trained, data, shape):
-    return key(trained, data.train, trained.seed, model="dropout paper teacher 1200-1200", **shape)
-
-
-def saved_record(folder):
-    return atomic.read_json(folder / f"{TEACHER_FILE}.json", {}).get("record", {})
+    return training_key(trained, data.train, trained.seed, model="dropout paper teacher 1200-1200", **shape)
 
 
 def measured(curve, config, history):

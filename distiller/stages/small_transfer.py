@@ -12,8 +12,8 @@ import numpy as np
 
 from distiller import models
 from distiller.evaluate import mean_std
+from distiller.per_seed import first_part, paired, seeds_of
 from distiller.report import provenance, spread
-from distiller.stages.shared import first_part, paired, seeds_of
 
 NAME = "small_transfer"
 FRACTION = 0.03
@@ -24,7 +24,7 @@ def run(ctx, progress):
     images, keep = first_part(data, FRACTION)
     progress.expect(2 * config.seeds)
     ctx.log(f"Small transfer set: Student and Student2.0 on {images} images ({FRACTION:.0%} of the training split)")
-    return {"images": images, **paired(config, data, ctx.teacher_logits, models.STUDENT_UNITS, seeds_of(config),
+    return {"images": images, **paired(config, data, ctx.teacher_logits(), models.STUDENT_UNITS, seeds_of(config),
                                        keep, progress)}
 
 

@@ -19,8 +19,8 @@ import tensorflow as tf
 
 from distiller import models
 from distiller.distiller import Distiller
+from distiller.models import logits
 from distiller.report import provenance
-from distiller.training import logits
 
 NAME = "speed"
 NEEDS_TEACHER = False  # times an untrained teacher of the Teacher's shape

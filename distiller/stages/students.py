@@ -1,41 +1,17 @@
-"""The assignment's students, once per seed and all from the same initial weights (paired differences):
-
-  student             the Student: 784-600-600-10 on labels, exactly as the assignment says
-  student_kd_teacher  Student2.0 distilled from the assignment's Teacher, which is no better than the Student
-                      (trained well, without regularization): its soft targets have little to transfer
-  student_jitter      the Student on labels with the paper's jitter, as long as Student2.0 (the control: what
-                      the shifted views give without a teacher); only when Student2.0 sees shifted views
-  student_kd          Student2.0: distilled from the paper teacher (paper_teacher.py) at the T, lambda, epochs
-                      and views that tune.py chose on validation (config)
-
-The first seed's models are saved; class 3 and export load student_kd."""
-
-import dataclasses
+"""The assignment's students (student_rows.py: the Student, Student2.0 from the Teacher, the jittered control,
+Student2.0 from the paper teacher), once per seed and all from the same initial weights (paired differences). The
+first seed's models are saved; class 3 and export load student_kd."""
 
 import numpy as np
 
-from distiller import atomic, keys, models, report, resume
+from distiller import artifacts, kept_seeds, keys, report, resume
 from distiller.evaluate import count_errors, mean_std, predictions
 from distiller.paper_teacher import paper_teacher_key
-from distiller.stages import kept_seeds
-from distiller.stages.shared import fit_student, new_student, save_model, saved_model, test_record
-from distiller.training import key
+from distiller.per_seed import run_unit, seeds_of
+from distiller.student_rows import TITLES, all_rows, row_key, train_row
 
 NAME = "students"
 NEEDS_PAPER_TEACHER = True  # Student2.0's teacher
-TITLES = {"student": "Student", "student_kd_teacher": "Student2.0 from the Teacher",
-          "student_jitter": "Student, jittered (control)", "student_kd": "Student2.0"}
-
-
-@dataclasses.dataclass
-class Row:
-    """How one row's student is trained: its settings, the targets it is distilled from (None: labels), whether
-    its images are jittered, and who taught it."""
-
-    config: object
-    soft: tuple | None = None  # cache.TeacherLogits: (targets for the training images, for the validation images)
-    jitter: bool = False
-    teacher: str | None = None
 
 
 def run(ctx, progress):
@@ -52,80 +28,24 @@ def run(ctx, progress):
 
 def paper_teacher_record(ctx):
     """The paper teacher's test record (its saved training time), with its validation errors and key."""
-    config, data = ctx.config, ctx.data
+    config, data, teacher = ctx.config, ctx.data, ctx.get_or_train_paper_teacher()
     artifact_key = paper_teacher_key(config, data)
-    seconds = atomic.read_json(ctx.out / "paper_teacher.json", {}).get("record", {}).get("seconds")
-    return {**test_record(ctx.paper_teacher, data.test, seconds, config.seed, artifact_key),
-            "val_errors": count_errors(predictions(ctx.paper_teacher_logits[1]), data.val[1])}
-
-
-def kd_config(config):
-    """Student2.0's settings: its own epochs (config.kd_epochs); T and lambda are config's."""
-    return dataclasses.replace(config, epochs=config.kd_epochs)
-
-
-def names(config):
-    return [name for name in TITLES if name != "student_jitter" or config.views == "consistent"]
-
-
-def row(ctx, name):
-    """The Row of `name` (TITLES) in this run: the teachers' targets are computed (or read from the cache) here."""
-    config = ctx.config
-    if name == "student":
-        return Row(config)
-    if name == "student_kd_teacher":
-        return Row(dataclasses.replace(config, temperature=config.teacher_temperature, lambda_=config.teacher_lambda),
-                   ctx.teacher_logits, teacher="the Teacher")
-    if name == "student_jitter":
-        return Row(kd_config(config), jitter=True)
-    targets = ctx.paper_targets["views"] if config.views == "consistent" else ctx.paper_teacher_logits
-    return Row(kd_config(config), targets, teacher="the paper teacher")
-
-
-def all_rows(ctx):
-    return {name: row(ctx, name) for name in names(ctx.config)}
-
-
-def row_key(row, data, seed):
-    """The key of one row's student of one seed: its saved model, unit and backup."""
-    taught_by = None if row.soft is None else row.soft.id
-    return key(row.config, data.train, seed, taught_by, model="student 600-600", **({"jitter": True} if row.jitter else {}))
+    seconds = artifacts.saved_record(ctx.out / "paper_teacher.json").get("seconds")
+    return {**artifacts.model_record(teacher, data.test, seconds, config.seed, artifact_key),
+            "val_errors": count_errors(predictions(ctx.paper_logits(teacher)[1]), data.val[1])}
 
 
 def train_students(ctx, progress=resume.UNRECORDED, rows=None):
-    """{row name: [record per seed]} of `rows` (all_rows). Each (row, seed) is a unit of `progress`: a rerun after
-    a kill skips the finished ones. Seed by seed, so that a run stopped early leaves complete, paired seeds."""
+    """{row name: [record per seed]} of `rows` (student_rows.all_rows). Seed by seed, so that a run stopped early
+    leaves complete, paired seeds."""
     config, rows = ctx.config, all_rows(ctx) if rows is None else rows
     records = {name: [] for name in rows}
     progress.expect(len(rows) * config.seeds)
-    for seed in range(config.seed, config.seed + config.seeds):
+    for seed in seeds_of(config):
         for name, r in rows.items():
-            unit = f"{name}-seed{seed}-{keys.digest(row_key(r, ctx.data, seed))}"
             train = lambda backup, name=name, r=r, seed=seed: train_row(ctx, name, r, seed, backup)
-            records[name].append(progress.run(unit, train, f"{TITLES[name]} (seed {seed})"))
+            records[name].append(run_unit(progress, name, seed, row_key(r, ctx.data, seed), train, TITLES[name]))
     return records
-
-
-def train_row(ctx, name, r, seed, backup):
-    """One row's student of one seed, its test record; the first seed's is saved as `name`, and reused from there
-    when it was made as this row's would be (`python train.py --seeds 3` after `make run` trains seeds 1 and 2)."""
-    c, artifact_key, title = r.config, row_key(r, ctx.data, seed), f"{TITLES[name]} (seed {seed})"
-    if seed == c.seed and not c.retrain and (student := saved_model(ctx.out, name, artifact_key, title, ctx.log)):
-        seconds = atomic.read_json(ctx.out / f"{name}.json", {}).get("record", {}).get("seconds")
-        return {**test_record(student, ctx.data.test, seconds, seed, artifact_key), "teacher": r.teacher,
-                "epochs": c.epochs}
-    how = (f"on labels{', with the jitter' if r.jitter else ''}" if r.soft is None else
-           f"distilled from {r.teacher} at T={c.temperature:g}, lambda={c.lambda_:g}"
-           + (", on shifted views" if np.ndim(r.soft[0]) == 3 else ""))
-    ctx.log(f"{title}: 784-600-600-10 {how}, {c.epochs} epochs")
-    student = new_student(models.STUDENT_UNITS, seed)
-    history = fit_student(student, ctx.data, c, r.soft, r.jitter, backup_dir=backup, name=title, seed=seed,
-                          artifact_key=artifact_key)
-    record = {**test_record(student, ctx.data.test, history.seconds, seed, artifact_key), "teacher": r.teacher,
-              "epochs": c.epochs}
-    if seed == c.seed:  # the first seed's models are the ones later stages load
-        save_model(student, ctx.out, name, c, record, artifact_key)
-    return record
 
 
 def seed_statistics(records, paper_teacher_errors):

@@ -3,8 +3,8 @@ at each of config.temperatures (the paper: T 2.5-4 best for 30 units, all T alik
 
 from distiller import resume
 from distiller.evaluate import mean_std
+from distiller.per_seed import distilled_per_setting, errors_per_seed, seeds_of
 from distiller.report import errorbar, figure, provenance, save, spread, teacher_of
-from distiller.stages.shared import distilled_per_setting, errors_per_seed, seeds_of
 
 NAME = "widths"
 DISTIL_FROM = True  # its teacher is --distil-from's, and its section is named after it
