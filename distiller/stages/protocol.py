@@ -146,7 +146,8 @@ class Arms:
         teacher, record = artifacts.get_or_train(ctx.out / NAME, TEACHER_FILE, artifact_key, "Dropout-paper teacher",
                                                  train, trained, ctx.log)
         self.teacher_record = {**record, "val_errors": count_errors(predictions(logits(teacher, ctx.data.val[0])),
-                                                                    ctx.data.val[1]), "probe": self.teacher_probe}
+                                                                    ctx.data.val[1]), "probe": self.teacher_probe,
+                             "rate": trained.learning_rate}
         return teacher
 
     def teacher_rate(self, recipe, shape):
@@ -207,6 +208,11 @@ def render(section, name=NAME):
         changes = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in a["changes"].items())
         lines.append(f"| {arm} | {changes or 'nothing'} | {a['source']} | {a['length']} | {a['val_errors']} | "
                      f"{a['val_nll']:.4f} | {a['seconds']:.0f} |")
+    t = r["teacher"]
+    if t:  # the dropout paper's teacher, when an arm used it
+        lines += ["", f"The dropout paper's teacher: eps0 = {t['rate']:g} (probed: "
+                  + ", ".join(f"{k}: NLL {v['val_nll']:.4f}" for k, v in t["probe"].items())
+                  + f"), {t['length']} epochs, {t['val_errors']} validation errors, {t['seconds']:.0f} s."]
     lines += ["", f"Chosen (lowest validation NLL): **{r['chosen']}**, {r['length']} epochs.", "",
               provenance(section, epochs="epochs per arm", seeds=1), ""]
     return lines
