@@ -42,7 +42,8 @@ PAPER = {"teacher": 67, "plain": 146, "distilled": 74}
 
 def run(ctx, progress):
     config = ctx.config
-    progress.expect(len(config.protocol_rates) + len(PROTOCOL_ARMS), work=sum(work(*cost) for cost in costs(config)))
+    progress.expect(len(config.protocol_rates) + len(config.protocol_teacher_rates) + len(PROTOCOL_ARMS),
+                    work=sum(work(*cost) for cost in costs(config)))
     arms = Arms(ctx, progress)
     probe = {f"{rate:g}": arms.student({"optimizer": "dropout_sgd", "batch_size": 100, "learning_rate": rate,
                                         "epochs": config.protocol_probe_epochs}, f"probe eps0={rate:g}")
@@ -63,8 +64,10 @@ def score(result):
 
 
 def costs(config):
-    """(width, epochs) of every unit, for the time left (the dropout paper's teacher is not a unit: not counted)."""
+    """(width, epochs) of every unit, for the time left (the dropout paper's teacher is not a unit: not counted; its
+    probes, with dropout and jitter, cost about 3 plain epochs an epoch)."""
     student = [(UNITS[0], config.protocol_probe_epochs)] * len(config.protocol_rates)
+    student += [(TEACHER_UNITS[0], 3 * config.protocol_probe_epochs)] * len(config.protocol_teacher_rates)
     for changes, _ in PROTOCOL_ARMS.values():
         student.append((UNITS[0], config.protocol_epochs if changes.get("epochs") else config.protocol_today[2]))
     return student
