@@ -1,6 +1,6 @@
 """Fault injection: train.py interrupted at several points, run again each time, ends as if never interrupted.
 
-The runs are train.py's `main` in this process, with its own signal handlers, interrupted at the start of an
+The runs are train.py's `main` in this process (conftest's train_here), with its own signal handlers, interrupted at the start of an
 epoch by a signal to this process (or an exception standing for a kill -9); one real process is sent SIGTERM."""
 
 import dataclasses
@@ -15,7 +15,7 @@ import keras_tuner
 import numpy as np
 import pytest
 
-from distiller import cli, models, resume, training, tuning
+from distiller import models, resume, training, tuning
 from distiller.config import Config
 from distiller.progress import ProgressBar
 from tests.conftest import ROOT, tiny_splits
@@ -53,23 +53,6 @@ def kill():
     raise Killed
 
 
-def main_in_this_process(out, capsys, *stages):
-    """`python train.py --quick --out-dir OUT [stage...]` here, as a new process would start: no signal received
-    yet, nothing training. Returns (exit status, stdout, stderr)."""
-    from distiller import errors
-
-    errors._received.clear()
-    resume._now["training"] = None
-    capsys.readouterr()
-    code = 0
-    try:
-        cli.main(["--quick", "--out-dir", str(out), *stages])
-    except SystemExit as e:
-        code = e.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def without_seconds(value):
     if isinstance(value, dict):
         return {k: without_seconds(v) for k, v in value.items() if k != "seconds"}
@@ -98,33 +81,33 @@ def handlers():
     resume._now["training"] = None
 
 
-def test_interrupted_three_times_the_run_ends_with_the_uninterrupted_numbers(quick_run, tmp_path, capsys, handlers,
+def test_interrupted_three_times_the_run_ends_with_the_uninterrupted_numbers(quick_run, tmp_path, train_here,
                                                                               monkeypatch):
     out = tmp_path / "out"
     at_epoch_start(monkeypatch, " during epoch 2 of 2 of the Teacher", kill)
     with pytest.raises(Killed):
-        main_in_this_process(out, capsys)
+        train_here("--quick", "--out-dir", str(out))
     assert (out / "backups" / "teacher" / "state.json").is_file()
 
     at_epoch_start(monkeypatch, " during epoch 2 of 2 of the Student2.0 (seed 0)", signal_self(signal.SIGTERM))
-    code, stdout, err = main_in_this_process(out, capsys)
-    assert code == 143 and "Teacher: resuming at epoch 2 of 2" in stdout, err[-3000:]
-    assert err.strip().splitlines()[-1] == ("interrupted during epoch 2 of 2 of the Student2.0 (seed 0); "
-                                            "run the same command to resume")
+    done = train_here("--quick", "--out-dir", str(out))
+    assert done.returncode == 143 and "Teacher: resuming at epoch 2 of 2" in done.stdout, done.stderr[-3000:]
+    assert done.stderr.strip().splitlines()[-1] == ("interrupted during epoch 2 of 2 of the Student2.0 (seed 0); "
+                                                    "run the same command to resume")
 
     at_epoch_start(monkeypatch, " during epoch 2 of 2 of the Student2.0(-3)", signal_self(signal.SIGINT))
-    code, stdout, err = main_in_this_process(out, capsys)
-    assert code == 130, err[-3000:]
-    assert "students: 3 units done by an interrupted run, skipping them" in stdout
-    assert "Student2.0 (seed 0): resuming at epoch 2 of 2" in stdout
-    assert err.strip().splitlines()[-1] == ("interrupted during epoch 2 of 2 of the Student2.0(-3); "
-                                            "run the same command to resume")
+    done = train_here("--quick", "--out-dir", str(out))
+    assert done.returncode == 130, done.stderr[-3000:]
+    assert "students: 3 units done by an interrupted run, skipping them" in done.stdout
+    assert "Student2.0 (seed 0): resuming at epoch 2 of 2" in done.stdout
+    assert done.stderr.strip().splitlines()[-1] == ("interrupted during epoch 2 of 2 of the Student2.0(-3); "
+                                                    "run the same command to resume")
     # What a kill in the middle of a save leaves (the save itself is tested in test_atomic.py).
     (out / ".tmp-0badc0de-student_kd_minus3_shifted.keras").write_bytes(b"PK\x03\x04 what a kill mid-save leaves")
 
-    monkeypatch.undo()
-    code, stdout, err = main_in_this_process(out, capsys)
-    assert code == 0 and "Student2.0(-3): resuming at epoch 2 of 2" in stdout, err[-3000:]
+    monkeypatch.setattr(resume.Backup, "on_epoch_begin", BEGIN)  # uninterrupted
+    done = train_here("--quick", "--out-dir", str(out))
+    assert done.returncode == 0 and "Student2.0(-3): resuming at epoch 2 of 2" in done.stdout, done.stderr[-3000:]
     same_results(out, quick_run[0], STAGES)
     for name in MODELS:
         models.load(out / f"{name}.keras")
@@ -132,7 +115,7 @@ def test_interrupted_three_times_the_run_ends_with_the_uninterrupted_numbers(qui
     assert not (out / "backups").exists() and not (out / "progress").exists()
 
 
-def test_a_sigterm_to_train_py_exits_143_in_one_line_and_the_rerun_resumes(quick_run, tmp_path, capsys, handlers):
+def test_a_sigterm_to_train_py_exits_143_in_one_line_and_the_rerun_resumes(quick_run, tmp_path, train_here):
     out, stderr = tmp_path / "out", tmp_path / "stderr"
     with open(stderr, "w") as err:
         process = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--quick", "--out-dir", str(out)],
@@ -152,8 +135,8 @@ def test_a_sigterm_to_train_py_exits_143_in_one_line_and_the_rerun_resumes(quick
     assert err.strip().splitlines()[-1] == "interrupted during epoch 2 of 2 of the Teacher; run the same command to resume"
     assert (out / "backups" / "teacher" / "state.json").is_file()
 
-    code, stdout, err = main_in_this_process(out, capsys, "teacher")  # the rerun: here, to save a start-up
-    assert code == 0 and "Teacher: resuming at epoch 2 of 2" in stdout, err[-3000:]
+    done = train_here("--quick", "--out-dir", str(out), "teacher")  # the rerun: in this process, a start-up the less
+    assert done.returncode == 0 and "Teacher: resuming at epoch 2 of 2" in done.stdout, done.stderr[-3000:]
     same_results(out, quick_run[0], ["teacher"])
 
 

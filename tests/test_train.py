@@ -1,4 +1,5 @@
-"""train.py as a user runs it: a --quick end-to-end run on real MNIST, and bad input."""
+"""train.py as a user runs it: a --quick end-to-end run on real MNIST, and bad input (train.py's main in this
+process: conftest's train_here)."""
 
 import json
 import re
@@ -53,10 +54,10 @@ def test_quick_run_numbers_match_the_saved_models(quick_run):
     assert 0.5 < student_kd["accuracy"] < 1.0 and np.isfinite(student_kd["accuracy"])
 
 
-def test_second_run_reuses_the_saved_teacher(quick_run, tmp_path):
+def test_second_run_reuses_the_saved_teacher(quick_run, tmp_path, train_here):
     out = copy_of(quick_run[0], tmp_path, ["teacher.keras", "teacher.json", "results.json"])  # quick_run's stays
     before = (out / "teacher.keras").read_bytes()
-    done = train("--quick", "--out-dir", str(out), "teacher")
+    done = train_here("--quick", "--out-dir", str(out), "teacher")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "reusing" in done.stdout and (out / "teacher.keras").read_bytes() == before
     # The same numbers: the section still names the command that produced them, not this one.
@@ -73,40 +74,40 @@ def error_line(done):
     return line
 
 
-def test_class3_without_a_saved_student_is_one_clear_error(quick_run, tmp_path):
+def test_class3_without_a_saved_student_is_one_clear_error(quick_run, tmp_path, train_here):
     copy_of(quick_run[0], tmp_path, ["teacher.keras", "teacher.json"])
-    done = train("--quick", "--out-dir", str(tmp_path), "class3")
+    done = train_here("--quick", "--out-dir", str(tmp_path), "class3")
     assert done.returncode == 1
     assert error_line(done).startswith("error: no saved Student2.0")
 
 
-def test_wrong_shaped_teacher_is_one_clear_error(quick_run, tmp_path):
+def test_wrong_shaped_teacher_is_one_clear_error(quick_run, tmp_path, train_here):
     import keras
 
     copy_of(quick_run[0], tmp_path, ["teacher.json"])  # its key says: made with this run's settings, so load it
     without_digest(tmp_path / "teacher.json")  # as older code wrote it (with its digest, it is trained anew)
     keras.Sequential([keras.Input((10,)), keras.layers.Dense(10)]).save(tmp_path / "teacher.keras")
-    done = train("--quick", "--out-dir", str(tmp_path), "teacher")
+    done = train_here("--quick", "--out-dir", str(tmp_path), "teacher")
     assert done.returncode == 1 and "expected (None, 784) -> (None, 10)" in error_line(done)
 
 
-def test_unwritable_output_directory_is_one_clear_error(tmp_path):
+def test_unwritable_output_directory_is_one_clear_error(tmp_path, train_here):
     (tmp_path / "file").write_text("")
-    done = train("--quick", "--out-dir", str(tmp_path / "file" / "sub"))
+    done = train_here("--quick", "--out-dir", str(tmp_path / "file" / "sub"))
     assert done.returncode == 1 and error_line(done).startswith("error: cannot write to the output directory")
 
 
 @pytest.mark.parametrize("flag", [["--epochs", "0"], ["--temperature", "-1"], ["--lambda", "-0.5"], ["nonsense"],
                                   ["--lambda", "nan"], ["-T", "inf"], ["--learning-rate", "nan"],
                                   ["--temperatures", "2,nan"], ["--fractions", "inf"]])
-def test_bad_flag_values_are_refused(flag):
-    done = train(*flag)
+def test_bad_flag_values_are_refused(flag, train_here):
+    done = train_here(*flag)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "error:" in done.stderr.strip().splitlines()[-1]  # argparse's: "train.py: error: ..."
 
 
-def test_help_explains():
-    done = train("--help")
+def test_help_explains(train_here):
+    done = train_here("--help")
     assert done.returncode == 0 and "--seeds" in done.stdout and "class3" in done.stdout
 
 
@@ -176,21 +177,21 @@ def copy_of(out, tmp_path, names):
     return tmp_path
 
 
-def test_an_unreadable_results_json_is_moved_aside_and_the_run_goes_on(quick_run, tmp_path):
+def test_an_unreadable_results_json_is_moved_aside_and_the_run_goes_on(quick_run, tmp_path, train_here):
     out, _ = quick_run
     folder = copy_of(out, tmp_path, ["teacher.keras", "teacher.json"])
     (folder / "results.json").write_text('{"teacher": {"date": "2026-1')  # what a kill mid-write once left
-    done = train("--quick", "--out-dir", str(folder), "teacher")
+    done = train_here("--quick", "--out-dir", str(folder), "teacher")
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
     aside = list(folder.glob("results.json.corrupt-*"))
     assert len(aside) == 1 and aside[0].read_text() == '{"teacher": {"date": "2026-1'
     assert "is unreadable" in done.stdout and "teacher" in json.loads((folder / "results.json").read_text())
 
 
-def test_a_truncated_model_is_trained_anew_or_called_corrupt(quick_run, tmp_path):
+def test_a_truncated_model_is_trained_anew_or_called_corrupt(quick_run, tmp_path, train_here):
     out = copy_of(quick_run[0], tmp_path, ["teacher.json"])  # its key says: made with this run's settings
     (out / "teacher.keras").write_bytes((quick_run[0] / "teacher.keras").read_bytes()[:100_000])
-    done = train("--quick", "--out-dir", str(tmp_path), "teacher")
+    done = train_here("--quick", "--out-dir", str(tmp_path), "teacher")
     assert done.returncode == 0, done.stderr[-3000:]  # the file is not the one its .json names: trained anew
     assert "is not the file its key was written for (its SHA-256 differs: changed or damaged); training a new one" \
         in done.stdout
@@ -198,7 +199,7 @@ def test_a_truncated_model_is_trained_anew_or_called_corrupt(quick_run, tmp_path
     # A .json of older code has no digest: the key says load it, and the damage is found when loading.
     without_digest(copy_of(quick_run[0], tmp_path, ["teacher.json"]) / "teacher.json")
     (out / "teacher.keras").write_bytes((quick_run[0] / "teacher.keras").read_bytes()[:100_000])
-    done = train("--quick", "--out-dir", str(tmp_path), "teacher")
+    done = train_here("--quick", "--out-dir", str(tmp_path), "teacher")
     line = error_line(done)
     assert done.returncode == 1 and "--retrain" in line
     assert re.match(f"error: the saved [Tt]eacher at {re.escape(str(tmp_path / 'teacher.keras'))} is corrupt", line)
