@@ -1,7 +1,8 @@
 """Fault injection: train.py interrupted at several points, run again each time, ends as if never interrupted.
 
-The runs are train.py's `main` in this process (conftest's train_here), with its own signal handlers, interrupted at the start of an
-epoch by a signal to this process (or an exception standing for a kill -9); one real process is sent SIGTERM."""
+The runs are train.py's `main` in this process (conftest's train_here), with its own signal handlers, interrupted
+at the start of an epoch by a signal to this process (or an exception standing for a kill -9); one real process
+is sent SIGTERM."""
 
 import dataclasses
 import json
@@ -18,7 +19,7 @@ import pytest
 from distiller import models, resume, training, tuning
 from distiller.config import Config
 from distiller.progress import ProgressBar
-from tests.conftest import ROOT, tiny_splits
+from tests.conftest import ROOT, tiny_splits, train_here
 
 STAGES = ("teacher", "students", "class3")
 MODELS = ("teacher", "paper_teacher", "student", "student_kd_teacher", "student_jitter", "student_kd",
@@ -81,8 +82,7 @@ def handlers():
     resume._now["training"] = None
 
 
-def test_interrupted_three_times_the_run_ends_with_the_uninterrupted_numbers(quick_run, tmp_path, train_here,
-                                                                              monkeypatch):
+def test_interrupted_three_times_the_run_ends_with_the_uninterrupted_numbers(quick_run, tmp_path, monkeypatch):
     out = tmp_path / "out"
     at_epoch_start(monkeypatch, " during epoch 2 of 2 of the Teacher", kill)
     with pytest.raises(Killed):
@@ -115,7 +115,7 @@ def test_interrupted_three_times_the_run_ends_with_the_uninterrupted_numbers(qui
     assert not (out / "backups").exists() and not (out / "progress").exists()
 
 
-def test_a_sigterm_to_train_py_exits_143_in_one_line_and_the_rerun_resumes(quick_run, tmp_path, train_here):
+def test_a_sigterm_to_train_py_exits_143_in_one_line_and_the_rerun_resumes(quick_run, tmp_path):
     out, stderr = tmp_path / "out", tmp_path / "stderr"
     with open(stderr, "w") as err:
         process = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--quick", "--out-dir", str(out)],

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import REAL_RESULTS, train
+from tests.conftest import REAL_RESULTS, train, train_here
 
 
 def test_quick_run_leaves_the_real_results_untouched(quick_run):
@@ -54,7 +54,7 @@ def test_quick_run_numbers_match_the_saved_models(quick_run):
     assert 0.5 < student_kd["accuracy"] < 1.0 and np.isfinite(student_kd["accuracy"])
 
 
-def test_second_run_reuses_the_saved_teacher(quick_run, tmp_path, train_here):
+def test_second_run_reuses_the_saved_teacher(quick_run, tmp_path):
     out = copy_of(quick_run[0], tmp_path, ["teacher.keras", "teacher.json", "results.json"])  # quick_run's stays
     before = (out / "teacher.keras").read_bytes()
     done = train_here("--quick", "--out-dir", str(out), "teacher")
@@ -74,14 +74,14 @@ def error_line(done):
     return line
 
 
-def test_class3_without_a_saved_student_is_one_clear_error(quick_run, tmp_path, train_here):
+def test_class3_without_a_saved_student_is_one_clear_error(quick_run, tmp_path):
     copy_of(quick_run[0], tmp_path, ["teacher.keras", "teacher.json"])
     done = train_here("--quick", "--out-dir", str(tmp_path), "class3")
     assert done.returncode == 1
     assert error_line(done).startswith("error: no saved Student2.0")
 
 
-def test_wrong_shaped_teacher_is_one_clear_error(quick_run, tmp_path, train_here):
+def test_wrong_shaped_teacher_is_one_clear_error(quick_run, tmp_path):
     import keras
 
     copy_of(quick_run[0], tmp_path, ["teacher.json"])  # its key says: made with this run's settings, so load it
@@ -91,7 +91,7 @@ def test_wrong_shaped_teacher_is_one_clear_error(quick_run, tmp_path, train_here
     assert done.returncode == 1 and "expected (None, 784) -> (None, 10)" in error_line(done)
 
 
-def test_unwritable_output_directory_is_one_clear_error(tmp_path, train_here):
+def test_unwritable_output_directory_is_one_clear_error(tmp_path):
     (tmp_path / "file").write_text("")
     done = train_here("--quick", "--out-dir", str(tmp_path / "file" / "sub"))
     assert done.returncode == 1 and error_line(done).startswith("error: cannot write to the output directory")
@@ -100,13 +100,13 @@ def test_unwritable_output_directory_is_one_clear_error(tmp_path, train_here):
 @pytest.mark.parametrize("flag", [["--epochs", "0"], ["--temperature", "-1"], ["--lambda", "-0.5"], ["nonsense"],
                                   ["--lambda", "nan"], ["-T", "inf"], ["--learning-rate", "nan"],
                                   ["--temperatures", "2,nan"], ["--fractions", "inf"]])
-def test_bad_flag_values_are_refused(flag, train_here):
+def test_bad_flag_values_are_refused(flag):
     done = train_here(*flag)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "error:" in done.stderr.strip().splitlines()[-1]  # argparse's: "train.py: error: ..."
 
 
-def test_help_explains(train_here):
+def test_help_explains():
     done = train_here("--help")
     assert done.returncode == 0 and "--seeds" in done.stdout and "class3" in done.stdout
 
@@ -177,7 +177,7 @@ def copy_of(out, tmp_path, names):
     return tmp_path
 
 
-def test_an_unreadable_results_json_is_moved_aside_and_the_run_goes_on(quick_run, tmp_path, train_here):
+def test_an_unreadable_results_json_is_moved_aside_and_the_run_goes_on(quick_run, tmp_path):
     out, _ = quick_run
     folder = copy_of(out, tmp_path, ["teacher.keras", "teacher.json"])
     (folder / "results.json").write_text('{"teacher": {"date": "2026-1')  # what a kill mid-write once left
@@ -188,7 +188,7 @@ def test_an_unreadable_results_json_is_moved_aside_and_the_run_goes_on(quick_run
     assert "is unreadable" in done.stdout and "teacher" in json.loads((folder / "results.json").read_text())
 
 
-def test_a_truncated_model_is_trained_anew_or_called_corrupt(quick_run, tmp_path, train_here):
+def test_a_truncated_model_is_trained_anew_or_called_corrupt(quick_run, tmp_path):
     out = copy_of(quick_run[0], tmp_path, ["teacher.json"])  # its key says: made with this run's settings
     (out / "teacher.keras").write_bytes((quick_run[0] / "teacher.keras").read_bytes()[:100_000])
     done = train_here("--quick", "--out-dir", str(tmp_path), "teacher")
