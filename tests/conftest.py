@@ -1,5 +1,8 @@
+import contextlib
+import io
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -80,6 +83,34 @@ def train(*args, cwd=ROOT):
     """train.py as a user runs it, in a process of its own."""
     return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=cwd, capture_output=True, text=True,
                           check=False)
+
+
+def train_here(*args):
+    """train(*args) in this process: train.py's main as a new process runs it (its argv, no signal received yet,
+    nothing training), without a TensorFlow start-up; its signal handlers are undone after. Returns a
+    CompletedProcess whose returncode and stderr are what the interpreter makes of main's exit."""
+    from distiller import cli, errors, resume
+
+    argv, handlers = sys.argv, (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+    sys.argv = [str(ROOT / "train.py"), *args]  # the command results.json records
+    errors._received.clear()
+    resume._now["training"] = None
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            cli.main(list(args))
+    except SystemExit as e:
+        code = e.code
+    finally:  # and no signal or training left behind for the tests after it
+        sys.argv = argv
+        signal.signal(signal.SIGINT, handlers[0])
+        signal.signal(signal.SIGTERM, handlers[1])
+        errors._received.clear()
+        resume._now["training"] = None
+    if isinstance(code, str):  # sys.exit("error: ..."): printed to stderr, status 1
+        err.write(code + "\n")
+        code = 1
+    return subprocess.CompletedProcess(["train.py", *args], code or 0, out.getvalue(), err.getvalue())
 
 
 REAL_RESULTS = {"results.json": b'{"teacher": {"result": {"errors": 143}}}\n', "teacher.keras": b"PK a real model",

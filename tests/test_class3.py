@@ -53,17 +53,22 @@ def test_bias_rules():
     assert bias_shift.choose_bias(curve, tolerance=10) == 3
 
 
-@pytest.fixture
-def setup(tmp_path):
-    config = Config(out_dir=str(tmp_path), epochs=1, kd_epochs=1, batch_size=64, bias_step=0.5, bias_max=4.0)
+def planted(tmp_path, **settings):
+    config = Config(out_dir=str(tmp_path), epochs=1, kd_epochs=1, batch_size=64, bias_step=0.5, bias_max=4.0,
+                    **settings)
     plant_paper_teacher(config, tiny_splits(), tmp_path)  # what Student2.0 and Student2.0(-3) learn from
     keras.utils.set_random_seed(0)
     models.student().save(tmp_path / "student_kd.keras")  # without a key: class3 distils a new one
     return config
 
 
-def test_bias_chosen_without_test_labels_and_saved_model_reproduces_counts(setup, tmp_path):
-    config, quiet = setup, lambda *_: None
+@pytest.fixture
+def setup(tmp_path):
+    return planted(tmp_path, jit_compile=False)  # what the stage reuses: XLA's compiles would be most of its time
+
+
+def test_bias_chosen_without_test_labels_and_saved_model_reproduces_counts(tmp_path):
+    config, quiet = planted(tmp_path), lambda *_: None  # XLA on, make run's default: the one stage trained under it
     first = run_class3(Context(config, tiny_splits(), tmp_path, quiet))
 
     shuffled = tiny_splits(test_labels=lambda y: np.random.default_rng(9).permutation(y))

@@ -13,17 +13,17 @@ from distiller import atomic, deploy, models
 from distiller.errors import DistillerError
 from distiller.stages import export
 from distiller.stages.export import CHECKED, FORMATS, MODELS
-from tests.conftest import tiny_splits, train
+from tests.conftest import tiny_splits, train_here
 
 
 @pytest.fixture(scope="module")
 def exported(quick_run, tmp_path_factory):
-    """(the output folder, results.json, stdout) after `train.py --quick --out-dir OUT export` on a copy of a
-    quick run's folder (with its paper teacher)."""
+    """(the output folder, results.json, stdout) after `train.py --quick --out-dir OUT export` (in this process) on
+    a copy of a quick run's folder (with its paper teacher)."""
     out = tmp_path_factory.mktemp("export") / "quick"
     shutil.copytree(quick_run[0], out)
     before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.keras")}
-    done = train("--quick", "--out-dir", str(out), "export", cwd=out.parent)
+    done = train_here("--quick", "--out-dir", str(out), "export")
     assert done.returncode == 0, done.stderr[-3000:]
     assert before == {p.name: p.stat().st_mtime_ns for p in out.glob("*.keras")}  # trains and rewrites nothing
     return out, json.loads((out / "results.json").read_text()), done.stdout
@@ -85,7 +85,7 @@ def test_the_bias_shift_on_a_saved_model_equals_the_keras_shift(exported):
 
 
 def test_export_without_saved_models_is_one_line(tmp_path):
-    done = train("--quick", "--out-dir", str(tmp_path), "export", cwd=tmp_path)
+    done = train_here("--quick", "--out-dir", str(tmp_path), "export")
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1].startswith(f"error: no saved teacher at {tmp_path}/teacher.keras")
 

@@ -1,4 +1,8 @@
-"""Fault injection: train.py killed at several points, run again each time, ends as if never killed."""
+"""Fault injection: train.py interrupted at several points, run again each time, ends as if never interrupted.
+
+The runs are train.py's `main` in this process (conftest's train_here), with its own signal handlers, interrupted
+at the start of an epoch by a signal to this process (or an exception standing for a kill -9); one real process
+is sent SIGTERM."""
 
 import dataclasses
 import json
@@ -12,34 +16,42 @@ import keras_tuner
 import numpy as np
 import pytest
 
-from distiller import models, training, tuning
+from distiller import models, resume, training, tuning
 from distiller.config import Config
 from distiller.progress import ProgressBar
-from tests.conftest import ROOT, tiny_splits
+from tests.conftest import ROOT, tiny_splits, train_here
 
 STAGES = ("teacher", "students", "class3")
 MODELS = ("teacher", "paper_teacher", "student", "student_kd_teacher", "student_jitter", "student_kd",
           "student_kd_minus3", "student_kd_minus3_shifted")
 
 
-def run_until(out, triggers, sig, tmp_path):
-    """Start `train.py --quick`; once the lines containing `triggers` have appeared in that order, send `sig`.
-    Returns (exit status, stdout, stderr)."""
-    stderr = tmp_path / f"stderr-{len(list(tmp_path.glob('stderr-*')))}"
-    with open(stderr, "w") as err:
-        process = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--quick", "--out-dir", str(out)],
-                                   cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True,
-                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        seen, waiting = [], list(triggers)
-        for line in process.stdout:
-            seen.append(line)
-            if waiting and waiting[0] in line:
-                waiting.pop(0)
-                if not waiting:
-                    process.send_signal(sig)
-        process.wait(timeout=600)
-    assert not waiting, f"never saw {waiting[0]!r} in:\n{''.join(seen)[-3000:]}"
-    return process.returncode, "".join(seen), stderr.read_text()
+class Killed(BaseException):
+    """Stands for a kill -9: no handler sees it (main catches KeyboardInterrupt and DistillerError only)."""
+
+
+BEGIN = resume.Backup.on_epoch_begin
+
+
+def at_epoch_start(monkeypatch, where, act):
+    """act() when a fit starts the epoch `where` names, as the interrupt message does (resume.where(): " during
+    epoch 2 of 2 of the Teacher"): Backup, the callback of every backed-up fit, sets it at each epoch's start.
+    Replaces the previous run's act."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        BEGIN(self, epoch, logs)
+        if resume.where() == where:
+            act()
+
+    monkeypatch.setattr(resume.Backup, "on_epoch_begin", on_epoch_begin)
+
+
+def signal_self(signum):
+    return lambda: os.kill(os.getpid(), signum)
+
+
+def kill():
+    raise Killed
 
 
 def without_seconds(value):
@@ -50,36 +62,10 @@ def without_seconds(value):
     return value
 
 
-def test_killed_three_times_the_run_ends_with_the_uninterrupted_numbers(quick_run, tmp_path):
-    out = tmp_path / "out"
-    code, _, err = run_until(out, ["Teacher: training", "Epoch 2/2"], signal.SIGTERM, tmp_path)
-    assert code == 143 and "Traceback" not in err, err[-3000:]
-    assert err.strip().splitlines()[-1] == "interrupted during epoch 2 of 2 of the Teacher; run the same command to resume"
-    assert (out / "backups" / "teacher" / "state.json").is_file()
-
-    code, _, err = run_until(out, ["Teacher: resuming at epoch 2 of 2", "Student2.0 (seed 0)", "Epoch 2/2"],
-                             signal.SIGKILL, tmp_path)
-    assert code == -signal.SIGKILL, err[-3000:]
-
-    code, _, err = run_until(out, ["students: 3 units done by an interrupted run, skipping them",
-                                   "Student2.0 (seed 0): resuming at epoch 2 of 2", "Student2.0(-3)", "Epoch 2/2"],
-                             signal.SIGINT, tmp_path)
-    assert code == 130 and "Traceback" not in err, err[-3000:]  # once -6: "free(): invalid next size"
-    assert err.strip().splitlines()[-1].startswith("interrupted during epoch 2 of 2 of the Student2.0(-3)")
-    # What a kill in the middle of a save leaves (the save itself is tested in test_atomic.py).
-    (out / ".tmp-0badc0de-student_kd_minus3_shifted.keras").write_bytes(b"PK\x03\x04 what a kill mid-save leaves")
-
-    done = subprocess.run([sys.executable, str(ROOT / "train.py"), "--quick", "--out-dir", str(out)], cwd=ROOT,
-                          capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    reference, _ = quick_run
+def same_results(out, reference, stages):
     expected, got = (json.loads((folder / "results.json").read_text()) for folder in (reference, out))
-    for stage in STAGES:
+    for stage in stages:
         assert without_seconds(got[stage]["result"]) == without_seconds(expected[stage]["result"]), stage
-    for name in MODELS:
-        models.load(out / f"{name}.keras")
-    assert not list(out.rglob(".tmp-*"))
-    assert not (out / "backups").exists() and not (out / "progress").exists()
 
 
 @pytest.fixture
@@ -93,6 +79,65 @@ def handlers():
     signal.signal(signal.SIGINT, before[0])
     signal.signal(signal.SIGTERM, before[1])
     errors._received.clear()
+    resume._now["training"] = None
+
+
+def test_interrupted_three_times_the_run_ends_with_the_uninterrupted_numbers(quick_run, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    at_epoch_start(monkeypatch, " during epoch 2 of 2 of the Teacher", kill)
+    with pytest.raises(Killed):
+        train_here("--quick", "--out-dir", str(out))
+    assert (out / "backups" / "teacher" / "state.json").is_file()
+
+    at_epoch_start(monkeypatch, " during epoch 2 of 2 of the Student2.0 (seed 0)", signal_self(signal.SIGTERM))
+    done = train_here("--quick", "--out-dir", str(out))
+    assert done.returncode == 143 and "Teacher: resuming at epoch 2 of 2" in done.stdout, done.stderr[-3000:]
+    assert done.stderr.strip().splitlines()[-1] == ("interrupted during epoch 2 of 2 of the Student2.0 (seed 0); "
+                                                    "run the same command to resume")
+
+    at_epoch_start(monkeypatch, " during epoch 2 of 2 of the Student2.0(-3)", signal_self(signal.SIGINT))
+    done = train_here("--quick", "--out-dir", str(out))
+    assert done.returncode == 130, done.stderr[-3000:]
+    assert "students: 3 units done by an interrupted run, skipping them" in done.stdout
+    assert "Student2.0 (seed 0): resuming at epoch 2 of 2" in done.stdout
+    assert done.stderr.strip().splitlines()[-1] == ("interrupted during epoch 2 of 2 of the Student2.0(-3); "
+                                                    "run the same command to resume")
+    # What a kill in the middle of a save leaves (the save itself is tested in test_atomic.py).
+    (out / ".tmp-0badc0de-student_kd_minus3_shifted.keras").write_bytes(b"PK\x03\x04 what a kill mid-save leaves")
+
+    monkeypatch.setattr(resume.Backup, "on_epoch_begin", BEGIN)  # uninterrupted
+    done = train_here("--quick", "--out-dir", str(out))
+    assert done.returncode == 0 and "Student2.0(-3): resuming at epoch 2 of 2" in done.stdout, done.stderr[-3000:]
+    same_results(out, quick_run[0], STAGES)
+    for name in MODELS:
+        models.load(out / f"{name}.keras")
+    assert not list(out.rglob(".tmp-*"))
+    assert not (out / "backups").exists() and not (out / "progress").exists()
+
+
+def test_a_sigterm_to_train_py_exits_143_in_one_line_and_the_rerun_resumes(quick_run, tmp_path):
+    out, stderr = tmp_path / "out", tmp_path / "stderr"
+    with open(stderr, "w") as err:
+        process = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--quick", "--out-dir", str(out)],
+                                   cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True,
+                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        seen, waiting = [], ["Teacher: training", "Epoch 2/2"]
+        for line in process.stdout:
+            seen.append(line)
+            if waiting and waiting[0] in line:
+                waiting.pop(0)
+                if not waiting:
+                    process.send_signal(signal.SIGTERM)
+        process.wait(timeout=600)
+    assert not waiting, f"never saw {waiting[0]!r} in:\n{''.join(seen)[-3000:]}"
+    err = stderr.read_text()
+    assert process.returncode == 143 and "Traceback" not in err, err[-3000:]
+    assert err.strip().splitlines()[-1] == "interrupted during epoch 2 of 2 of the Teacher; run the same command to resume"
+    assert (out / "backups" / "teacher" / "state.json").is_file()
+
+    done = train_here("--quick", "--out-dir", str(out), "teacher")  # the rerun: in this process, a start-up the less
+    assert done.returncode == 0 and "Teacher: resuming at epoch 2 of 2" in done.stdout, done.stderr[-3000:]
+    same_results(out, quick_run[0], ["teacher"])
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the swallowing, on purpose

@@ -1,4 +1,5 @@
-"""train.py as a user runs it: a --quick end-to-end run on real MNIST, and bad input."""
+"""train.py as a user runs it: a --quick end-to-end run on real MNIST, and bad input (train.py's main in this
+process: conftest's train_here)."""
 
 import json
 import re
@@ -7,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import REAL_RESULTS, train
+from tests.conftest import REAL_RESULTS, train, train_here
 
 
 def test_quick_run_leaves_the_real_results_untouched(quick_run):
@@ -56,7 +57,7 @@ def test_quick_run_numbers_match_the_saved_models(quick_run):
 def test_second_run_reuses_the_saved_teacher(quick_run, tmp_path):
     out = copy_of(quick_run[0], tmp_path, ["teacher.keras", "teacher.json", "results.json"])  # quick_run's stays
     before = (out / "teacher.keras").read_bytes()
-    done = train("--quick", "--out-dir", str(out), "teacher")
+    done = train_here("--quick", "--out-dir", str(out), "teacher")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "reusing" in done.stdout and (out / "teacher.keras").read_bytes() == before
     # The same numbers: the section still names the command that produced them, not this one.
@@ -75,7 +76,7 @@ def error_line(done):
 
 def test_class3_without_a_saved_student_is_one_clear_error(quick_run, tmp_path):
     copy_of(quick_run[0], tmp_path, ["teacher.keras", "teacher.json"])
-    done = train("--quick", "--out-dir", str(tmp_path), "class3")
+    done = train_here("--quick", "--out-dir", str(tmp_path), "class3")
     assert done.returncode == 1
     assert error_line(done).startswith("error: no saved Student2.0")
 
@@ -86,13 +87,13 @@ def test_wrong_shaped_teacher_is_one_clear_error(quick_run, tmp_path):
     copy_of(quick_run[0], tmp_path, ["teacher.json"])  # its key says: made with this run's settings, so load it
     without_digest(tmp_path / "teacher.json")  # as older code wrote it (with its digest, it is trained anew)
     keras.Sequential([keras.Input((10,)), keras.layers.Dense(10)]).save(tmp_path / "teacher.keras")
-    done = train("--quick", "--out-dir", str(tmp_path), "teacher")
+    done = train_here("--quick", "--out-dir", str(tmp_path), "teacher")
     assert done.returncode == 1 and "expected (None, 784) -> (None, 10)" in error_line(done)
 
 
 def test_unwritable_output_directory_is_one_clear_error(tmp_path):
     (tmp_path / "file").write_text("")
-    done = train("--quick", "--out-dir", str(tmp_path / "file" / "sub"))
+    done = train_here("--quick", "--out-dir", str(tmp_path / "file" / "sub"))
     assert done.returncode == 1 and error_line(done).startswith("error: cannot write to the output directory")
 
 
@@ -100,13 +101,13 @@ def test_unwritable_output_directory_is_one_clear_error(tmp_path):
                                   ["--lambda", "nan"], ["-T", "inf"], ["--learning-rate", "nan"],
                                   ["--temperatures", "2,nan"], ["--fractions", "inf"]])
 def test_bad_flag_values_are_refused(flag):
-    done = train(*flag)
+    done = train_here(*flag)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "error:" in done.stderr.strip().splitlines()[-1]  # argparse's: "train.py: error: ..."
 
 
 def test_help_explains():
-    done = train("--help")
+    done = train_here("--help")
     assert done.returncode == 0 and "--seeds" in done.stdout and "class3" in done.stdout
 
 
@@ -180,7 +181,7 @@ def test_an_unreadable_results_json_is_moved_aside_and_the_run_goes_on(quick_run
     out, _ = quick_run
     folder = copy_of(out, tmp_path, ["teacher.keras", "teacher.json"])
     (folder / "results.json").write_text('{"teacher": {"date": "2026-1')  # what a kill mid-write once left
-    done = train("--quick", "--out-dir", str(folder), "teacher")
+    done = train_here("--quick", "--out-dir", str(folder), "teacher")
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
     aside = list(folder.glob("results.json.corrupt-*"))
     assert len(aside) == 1 and aside[0].read_text() == '{"teacher": {"date": "2026-1'
@@ -190,7 +191,7 @@ def test_an_unreadable_results_json_is_moved_aside_and_the_run_goes_on(quick_run
 def test_a_truncated_model_is_trained_anew_or_called_corrupt(quick_run, tmp_path):
     out = copy_of(quick_run[0], tmp_path, ["teacher.json"])  # its key says: made with this run's settings
     (out / "teacher.keras").write_bytes((quick_run[0] / "teacher.keras").read_bytes()[:100_000])
-    done = train("--quick", "--out-dir", str(tmp_path), "teacher")
+    done = train_here("--quick", "--out-dir", str(tmp_path), "teacher")
     assert done.returncode == 0, done.stderr[-3000:]  # the file is not the one its .json names: trained anew
     assert "is not the file its key was written for (its SHA-256 differs: changed or damaged); training a new one" \
         in done.stdout
@@ -198,7 +199,7 @@ def test_a_truncated_model_is_trained_anew_or_called_corrupt(quick_run, tmp_path
     # A .json of older code has no digest: the key says load it, and the damage is found when loading.
     without_digest(copy_of(quick_run[0], tmp_path, ["teacher.json"]) / "teacher.json")
     (out / "teacher.keras").write_bytes((quick_run[0] / "teacher.keras").read_bytes()[:100_000])
-    done = train("--quick", "--out-dir", str(tmp_path), "teacher")
+    done = train_here("--quick", "--out-dir", str(tmp_path), "teacher")
     line = error_line(done)
     assert done.returncode == 1 and "--retrain" in line
     assert re.match(f"error: the saved [Tt]eacher at {re.escape(str(tmp_path / 'teacher.keras'))} is corrupt", line)
