@@ -89,12 +89,12 @@ def train_here(*args):
     """train(*args) in this process: train.py's main as a new process runs it (its argv, no signal received yet,
     nothing training), without a TensorFlow start-up; its signal handlers are undone after. Returns a
     CompletedProcess whose returncode and stderr are what the interpreter makes of main's exit."""
-    from distiller import cli, errors, resume
+    from distiller import cli, errors
 
     argv, handlers = sys.argv, (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
     sys.argv = [str(ROOT / "train.py"), *args]  # the command results.json records
     errors._received.clear()
-    resume._now["training"] = None
+    errors.now["training"] = None
     out, err, code = io.StringIO(), io.StringIO(), 0
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -106,7 +106,7 @@ def train_here(*args):
         signal.signal(signal.SIGINT, handlers[0])
         signal.signal(signal.SIGTERM, handlers[1])
         errors._received.clear()
-        resume._now["training"] = None
+        errors.now["training"] = None
     if isinstance(code, str):  # sys.exit("error: ..."): printed to stderr, status 1
         err.write(code + "\n")
         code = 1

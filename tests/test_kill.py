@@ -16,7 +16,7 @@ import keras_tuner
 import numpy as np
 import pytest
 
-from distiller import models, resume, training, tuning
+from distiller import errors, models, resume, training, tuning
 from distiller.config import Config
 from distiller.progress import ProgressBar
 from tests.conftest import ROOT, tiny_splits, train_here
@@ -34,13 +34,13 @@ BEGIN = resume.Backup.on_epoch_begin
 
 
 def at_epoch_start(monkeypatch, where, act):
-    """act() when a fit starts the epoch `where` names, as the interrupt message does (resume.where(): " during
+    """act() when a fit starts the epoch `where` names, as the interrupt message does (errors.where(): " during
     epoch 2 of 2 of the Teacher"): Backup, the callback of every backed-up fit, sets it at each epoch's start.
     Replaces the previous run's act."""
 
     def on_epoch_begin(self, epoch, logs=None):
         BEGIN(self, epoch, logs)
-        if resume.where() == where:
+        if errors.where() == where:
             act()
 
     monkeypatch.setattr(resume.Backup, "on_epoch_begin", on_epoch_begin)
@@ -79,7 +79,7 @@ def handlers():
     signal.signal(signal.SIGINT, before[0])
     signal.signal(signal.SIGTERM, before[1])
     errors._received.clear()
-    resume._now["training"] = None
+    errors.now["training"] = None
 
 
 def test_interrupted_three_times_the_run_ends_with_the_uninterrupted_numbers(quick_run, tmp_path, monkeypatch):

@@ -17,7 +17,6 @@ ALLOWED = {
     "_getframe": "sys._getframe: Python's",
     "_exit": "os._exit: Python's",
     "_received": "distiller.errors' own record of the signals received, which tests/test_kill.py resets",
-    "_now": "distiller.resume's own record of what is training, which conftest's train_here resets",
 }
 ATTRIBUTE_CALLS = ("getattr", "setattr", "hasattr", "delattr")
 
