@@ -112,7 +112,7 @@ def test_class3_retrains_a_student_kd_distilled_at_another_temperature(tmp_path)
     run_teacher(config, data, tmp_path, lines)
     plant_paper_teacher(config, data, tmp_path)
     at_7 = Context(dataclasses.replace(config, temperature=7.0), data, tmp_path, lines.append)
-    students.train_students(at_7, rows={"student_kd": students.row(at_7, "student_kd")})  # the one class3 reloads
+    students.train_students(at_7, rows={"student_kd": student_rows.row(at_7, "student_kd")})  # the one class3 reloads
     lines.clear()
     ctx = Context(config, data, tmp_path, lines.append)
     result = class3.run(ctx, resume.UNRECORDED)
