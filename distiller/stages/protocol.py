@@ -82,7 +82,7 @@ class Arms:
 
     def __init__(self, ctx, progress):
         self.ctx, self.progress, self.rate = ctx, progress, None
-        self.teachers, self.teacher_record = {}, None
+        self.teachers, self.teacher_record, self.teacher_probe = {}, None, {}
 
     def arm(self, name):
         changes, source = PROTOCOL_ARMS[name]
