@@ -125,3 +125,31 @@ def test_the_arms_are_screened_on_validation_only_and_a_rerun_trains_nothing(tmp
     experiments.run(config, ["protocol"], log=again.append)  # everything reused
     assert not any("units done (" in line for line in again), again
     assert json.loads((tmp_path / "results.json").read_text())["protocol"]["result"] == result
+
+
+def test_a_killed_sgd_run_resumes_to_the_uninterrupted_weights(tmp_path, capsys):
+    """The backup keeps the velocities and the step count, on which the rate and the momentum depend."""
+    data = blocks((200, 100))
+    config = Config(optimizer="dropout_sgd", learning_rate=0.1, momentum=(0.5, 0.9, 2), batch_size=50, epochs=4,
+                    jit_compile=False, steps_per_execution=1)
+
+    class Kill(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt  # after the backup of epoch 2 was written
+
+    def trained(callbacks, backup):
+        keras.utils.set_random_seed(0)
+        net = models.mlp((8,), "net")
+        training.train_on_labels(net, data.train, data.val, config, verbose=0, callbacks=callbacks,
+                                 backup_dir=backup, name="net")
+        return net.get_weights()
+
+    whole = trained([], None)
+    with pytest.raises(KeyboardInterrupt):
+        trained([Kill()], tmp_path / "backup")
+    capsys.readouterr()
+    resumed = trained([], tmp_path / "backup")
+    assert "resuming at epoch 3 of 4" in capsys.readouterr().out  # not trained again from its start
+    for a, b in zip(whole, resumed, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
