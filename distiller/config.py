@@ -113,7 +113,7 @@ PROTOCOL_ARMS = {
     "inputs": ({"inputs": "unit"}, "[H12] reproductions read pixels in [0, 1] (mdenil/dropout)"),
     # [H15] 3: "strongly regularized using dropout and weight-constraints as described in [5]" ([H12]), inputs
     # "jittered by up to two pixels"; [H12] A.1: dropout 20% / 50%, max-norm (mdenil: squared length 15), the SGD
-    # above at eps0 = 10, N(0, 0.01) weights, 3000 epochs.
+    # above at eps0 = 10 (probed since: protocol_teacher_rates), N(0, 0.01) weights, 3000 epochs.
     "teacher": ({"teacher": "dropout_paper"}, "[H15] 3, [H12] A.1"),
     "all": ({"temperature": 20.0, "lambda_": 10.0, **SGD, "epochs": "protocol_epochs", "init": "normal",
              "inputs": "unit", "teacher": "dropout_paper"}, "every row above"),
