@@ -1,6 +1,6 @@
 """Public Keras only: no `_`-prefixed attribute of a Keras object anywhere in distiller/ or tests/, since the next
-Keras release may rename any of them (BackupAndRestore's _load_model, Model._initial_epoch, Layer._seed_generators,
-ProgbarLogger._update_progbar were all used here once).
+Keras release may rename any of them (BackupAndRestore's load and save hooks, the model's initial epoch, the layers'
+seed generators and ProgbarLogger's bar update were all used here once).
 
 The check reads the code's syntax tree: an attribute `x._name`, a `getattr`/`setattr`/`hasattr`/`delattr` (also
 monkeypatch's) of a "_name" string, a method `_name` (an override), and any use of `keras.src` (Keras's private
@@ -69,7 +69,7 @@ import sys, os
 from keras.src.callbacks import Callback
 class Backup(keras.callbacks.BackupAndRestore):
     def _save_model(self):
-        self.model._initial_epoch = self._current_epoch
+        self.model._start_epoch = self._epoch_now
         seeds = getattr(layer, "_seed_generators", [])
         monkeypatch.setattr(keras.callbacks.ProgbarLogger, "_update_progbar", print)
         keras.src.utils.io_utils.print_msg("x")
@@ -78,5 +78,5 @@ class Backup(keras.callbacks.BackupAndRestore):
         os._exit(0)
 '''
     assert sorted(name for _, name in private_uses(source)) == sorted([
-        "keras.src", "_save_model", "_initial_epoch", "_current_epoch", "_seed_generators", "_update_progbar",
+        "keras.src", "_save_model", "_start_epoch", "_epoch_now", "_seed_generators", "_update_progbar",
         "keras.src"])

@@ -22,7 +22,6 @@ from distiller import artifacts, cache, keys, models, resume
 from distiller.config import DROPOUT_PAPER_TEACHER, PROTOCOL_ARMS
 from distiller.curve import ValidationCurve, best_length
 from distiller.evaluate import count_errors, predictions
-from distiller.models import logits
 from distiller.per_seed import unit_name
 from distiller.report import machine, provenance
 from distiller.training import distil, train_on_labels, training_key
@@ -126,9 +125,13 @@ class Arms:
 
     def targets(self, name):
         """The teacher's logits (cache.TeacherLogits) on the training and validation images."""
+        ctx = self.ctx
+        if name == "committed":  # the run's paper teacher, whose logits the Context computes once
+            return ctx.paper_logits(ctx.get_or_train_paper_teacher())
         if name not in self.teachers:
-            teacher = self.ctx.get_or_train_paper_teacher() if name == "committed" else self.dropout_paper_teacher()
-            self.teachers[name] = cache.teacher_logits_for(teacher, self.ctx.data, self.ctx.out / "teacher_logits")
+            self.teachers[name] = cache.teacher_logits_for(self.dropout_paper_teacher(), ctx.data,
+                                                           ctx.out / "teacher_logits")
+            self.teacher_record["val_errors"] = count_errors(predictions(self.teachers[name][1]), ctx.data.val[1])
         return self.teachers[name]
 
     def dropout_paper_teacher(self):
@@ -148,9 +151,7 @@ class Arms:
 
         teacher, record = artifacts.get_or_train(ctx.out / NAME, TEACHER_FILE, artifact_key, "Dropout-paper teacher",
                                                  train, trained, ctx.log)
-        self.teacher_record = {**record, "val_errors": count_errors(predictions(logits(teacher, ctx.data.val[0])),
-                                                                    ctx.data.val[1]), "probe": self.teacher_probe,
-                             "rate": trained.learning_rate}
+        self.teacher_record = {**record, "probe": self.teacher_probe, "rate": trained.learning_rate}  # + val_errors
         return teacher
 
     def teacher_rate(self, recipe, shape):
