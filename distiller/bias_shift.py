@@ -8,7 +8,8 @@ The class3 stage (distiller/stages/class3.py) runs the experiment; digits78 reus
 import keras
 import numpy as np
 
-from distiller.evaluate import count_errors, errors_on_class, predictions
+from distiller.evaluate import count_errors, errors_on_class, predictions, summary
+from distiller.models import logits
 
 DIGIT = 3
 
@@ -31,6 +32,22 @@ def bias_curve(val_logits, val_labels, shifts, digit=DIGIT):
         on_digit.append(errors_on_class(predicted, val_labels, digit))
         on_others.append(count_errors(predicted[others], val_labels[others]))
     return {"bias": [float(b) for b in shifts], "errors_on_digit": on_digit, "errors_on_others": on_others}
+
+
+# The two rules for b, both reported whichever one --bias-tolerance picks: the assignment's ("raise the bias so that
+# it does not misclassify other classes": no validation error added on another digit) and the fewest validation
+# errors.
+RULES = {"assignment": 0, "fewest": None}
+
+
+def rule_name(tolerance):
+    return "fewest validation errors" if tolerance is None else (
+        f"largest b adding <= {tolerance} validation errors on other classes")
+
+
+def shifts(config):
+    """The grid of b: 0, config.bias_step, ..., config.bias_max."""
+    return np.arange(0.0, config.bias_max + config.bias_step / 2, config.bias_step)
 
 
 def choose_bias(curve, tolerance=None):
@@ -56,3 +73,14 @@ def shift_bias(model, b, digit=DIGIT):
     values[digit] += b
     bias.assign(values)
     return shifted
+
+
+def under_both_rules(model, curve, test, digit=DIGIT):
+    """For each rule of RULES: its b on the validation `curve`, and the test record (evaluate.summary) of `model`
+    with b added to the bias of output `digit`."""
+    result = {}
+    for name, tolerance in RULES.items():
+        b = choose_bias(curve, tolerance)
+        result[name] = {"bias": b, "rule": rule_name(tolerance),
+                        **summary(logits(shift_bias(model, b, digit), test[0]), test[1], digit)}
+    return result

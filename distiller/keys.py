@@ -31,12 +31,12 @@ class Recipe:
 RECIPES = {
     # A net trained on labels: the Teacher, the Student, the paper teacher.
     "labels": Recipe(1, ("distiller.batches", "distiller.training", "distiller.models", "distiller.augment",
-                         "distiller.dropout", "distiller.optimizers"), "45c7452d2ff117aa"),
+                         "distiller.dropout", "distiller.optimizers"), "734e85cdf69881f3"),
     # A student distilled from a teacher's logits.
     "distilled": Recipe(1, ("distiller.batches", "distiller.training", "distiller.models", "distiller.distiller",
-                            "distiller.losses", "distiller.augment", "distiller.optimizers"), "0bcaf2d2ef345f2a"),
+                            "distiller.losses", "distiller.augment", "distiller.optimizers"), "b7bf261e3181eb9d"),
     # Student2.0(-3) with the bias of output 3 raised (class 3).
-    "bias_shift": Recipe(1, ("distiller.bias_shift",), "096baa795a7004ba"),
+    "bias_shift": Recipe(1, ("distiller.bias_shift",), "66c2c65998d26fbb"),
     # A teacher's logits, on the images or on their 25 shifted views.
     "logits": Recipe(1, ("distiller.cache", "distiller.augment"), "c742230b5b896be7"),
 }

@@ -86,7 +86,8 @@ def distil(student, train, val, teacher_logits, config, verbose="auto", callback
            name="model", seed=None, artifact_key=None):
     """Train `student` on Hinton et al.'s objective from precomputed teacher logits.
 
-    `teacher_logits` is (logits for train x, logits for val x): the teacher ran once, not every step.
+    `teacher_logits` is (logits for train x, logits for val x): the teacher ran once, not every step. `val` None:
+    no validation (a refit on every training image).
     Given the logits of the 25 shifted views of each image instead (N, 25, classes: cache.view_logits), the
     student sees a random view at every step, taught by its logits, and is validated on the unshifted images.
     `seed` draws the batch order and the views (default config.seed).
@@ -102,8 +103,8 @@ def distil(student, train, val, teacher_logits, config, verbose="auto", callback
         jit_compile=config.jit_compile,
         steps_per_execution=config.steps_per_execution,
     )
-    return fit(distiller, distiller_inputs(train[0], teacher_logits[0]), train[1],
-               (distiller_inputs(val[0], teacher_logits[1]), val[1]), config, verbose, callbacks,
+    validation = None if val is None else (distiller_inputs(val[0], teacher_logits[1]), val[1])
+    return fit(distiller, distiller_inputs(train[0], teacher_logits[0]), train[1], validation, config, verbose, callbacks,
                backup_dir, name, seed, artifact_key or training_key(config, train, seed, keys.array_digest(teacher_logits[0])))
 
 

@@ -75,6 +75,13 @@ def test_bias_chosen_without_test_labels_and_saved_model_reproduces_counts(tmp_p
     second = run_class3(Context(config, shuffled, tmp_path, quiet))
     assert second["bias"] == first["bias"] and second["curve"] == first["curve"]
     assert second["records"]["shifted"]["errors"] != first["records"]["shifted"]["errors"]  # test labels did change
+    # Both rules read the validation curve only; the rule --bias-tolerance picks (None: fewest) is the saved model's.
+    for result in (first, second):
+        rules = result["both_rules"]
+        assert [rules[r]["bias"] for r in ("assignment", "fewest")] == [
+            bias_shift.choose_bias(first["curve"], 0), bias_shift.choose_bias(first["curve"])]
+        assert (rules["fewest"]["errors"], rules["fewest"]["errors_on_3"]) == (
+            result["records"]["shifted"]["errors"], result["records"]["shifted"]["errors_on_3"])
 
     reloaded = models.load(tmp_path / "student_kd_minus3_shifted.keras")
     record = summary(logits(reloaded, shuffled.test[0]), shuffled.test[1])

@@ -8,10 +8,9 @@ import keras
 import numpy as np
 import pytest
 
-from distiller import curve, experiments, models, training
+from distiller import bias_shift, curve, experiments, keys, models, protocol_nets, refit, training
 from distiller.config import PROTOCOL_ARMS, Config
 from distiller.optimizers import DropoutPaperSGD, for_config
-from distiller.stages import protocol
 from tests.conftest import blocks, plant_paper_teacher
 
 
@@ -92,13 +91,14 @@ def test_unit_inputs_are_the_pixels_in_0_1_and_normal_weights_are_small_and_seed
         models.unit_inputs("raw")
 
 
-def test_the_arms_are_screened_on_validation_only_and_a_rerun_trains_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(protocol, "UNITS", (8, 8))
-    monkeypatch.setattr(protocol, "TEACHER_UNITS", (16,))
+def test_the_arms_are_screened_on_validation_only_the_choice_is_refit_and_a_rerun_trains_nothing(tmp_path,
+                                                                                                   monkeypatch):
+    monkeypatch.setattr(protocol_nets, "UNITS", (8, 8))
+    monkeypatch.setattr(protocol_nets, "TEACHER_UNITS", (16,))
     config = Config(out_dir=str(tmp_path), batch_size=50, jit_compile=False, steps_per_execution=1, epochs=1,
-                    protocol_today=(3.0, 0.5, 2), protocol_epochs=3, protocol_teacher_epochs=2,
+                    paper_teacher_epochs=2, protocol_today=(3.0, 0.5, 2), protocol_epochs=3, protocol_teacher_epochs=2,
                     protocol_rates=(0.3, 0.03), protocol_teacher_rates=(1.0, 0.1), protocol_probe_epochs=1,
-                    protocol_curve_every=2)
+                    protocol_curve_every=2, protocol_refit_seeds=2)
     data = blocks((200, 100))
     plant_paper_teacher(config, data, tmp_path)
     monkeypatch.setattr(experiments, "prepare_data", lambda *_: data)
@@ -107,19 +107,38 @@ def test_the_arms_are_screened_on_validation_only_and_a_rerun_trains_nothing(tmp
     result = json.loads((tmp_path / "results.json").read_text())["protocol"]["result"]
 
     assert list(result["arms"]) == list(PROTOCOL_ARMS)
-    assert not any("test errors" in line for line in lines)  # screening: no test number
-    assert "errors" not in json.dumps(result).replace("val_errors", "")
+    assert not any("test errors" in line for line in lines)  # no test number in the log
+    screen = {k: v for k, v in result.items() if k not in ("refit", "paper")}  # the paper's numbers: its own
+    assert "errors" not in json.dumps(screen).replace("val_errors", "")  # the screen reads validation only
     assert result["rate"] == float(min(result["probe"], key=lambda rate: result["probe"][rate]["val_nll"]))
     assert result["chosen"] == min(result["arms"], key=lambda a: result["arms"][a]["val_nll"])
     arms = result["arms"]
     assert arms["today"]["length"] == 2 and arms["weighting"]["changes"] == {"temperature": 20.0, "lambda_": 10.0}
     assert arms["optimizer"]["changes"]["learning_rate"] == result["rate"]
     assert [p[0] for p in arms["optimizer"]["curve"]] == [2, 3] and arms["optimizer"]["length"] in (2, 3)
-    assert (tmp_path / "protocol" / f"{protocol.TEACHER_FILE}.keras").is_file()  # the dropout paper's teacher
+    assert (tmp_path / "protocol" / f"{protocol_nets.TEACHER_FILE}.keras").is_file()  # the dropout paper's teacher
     probe = result["teacher"]["probe"]  # its rate: the lowest validation NLL of the probes
     assert list(probe) == ["1", "0.1"]
-    chosen = json.loads((tmp_path / "protocol" / f"{protocol.TEACHER_FILE}.json").read_text())["config"]
+    chosen = json.loads((tmp_path / "protocol" / f"{protocol_nets.TEACHER_FILE}.json").read_text())["config"]
     assert chosen["learning_rate"] == float(min(probe, key=lambda rate: probe[rate]["val_nll"]))
+
+    # The refit: the chosen arm's recipe on all 300 images (training and validation), one teacher per seed, on test.
+    seeds = result["refit"]["seeds"]
+    assert [s["seed"] for s in seeds] == [0, 1]
+    for s in seeds:
+        teacher = json.loads((tmp_path / "protocol" / f"refit_teacher_seed{s['seed']}.json").read_text())
+        assert teacher["key"]["data"] == keys.array_digest(*refit.all_images(data))
+        dropout_paper = PROTOCOL_ARMS[result["chosen"]][0].get("teacher") == "dropout_paper"
+        assert teacher["config"]["optimizer"] == ("dropout_sgd" if dropout_paper else "adam")
+        assert teacher["record"]["errors"] == s["teacher"]["errors"]
+        for row in ("teacher", "plain", "distilled", "class3"):
+            assert 0 <= s[row]["errors"] <= 100 and s[row]["machine"]
+        c3 = s["class3"]  # b from the validation curve only, under both rules
+        assert [c3["rules"][r]["bias"] for r in ("assignment", "fewest")] == [
+            bias_shift.choose_bias(c3["curve"], 0), bias_shift.choose_bias(c3["curve"])]
+    first, second = (models.load(tmp_path / "protocol" / f"refit_teacher_seed{seed}.keras") for seed in (0, 1))
+    assert not np.array_equal(first.get_weights()[0], second.get_weights()[0])  # a teacher per seed
+    assert any("refit on all 300 images, 2 seeds" in line for line in lines)
 
     again = []
     experiments.run(config, ["protocol"], log=again.append)  # everything reused

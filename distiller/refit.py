@@ -1,0 +1,133 @@
+"""The protocol's refit (issue 40, item 2): the recipe the screen chose, trained on all 60,000 training images and
+measured on test (config.protocol_refit_seeds seeds; the rules were written in config before the choice): per seed,
+the teacher, the 800-800 student on labels, the 800-800 student distilled without translations, and class 3 like
+for like. A seed's rows run one after another, so that their paired differences come from one processor; each
+record names its machine.
+
+Class 3 cannot choose b on images its teacher and student trained on: Student2.0(-3) distils on the 55,000 training
+images without their 3s, and b is chosen on the 5,000 validation images, which it never saw.
+"""
+
+import dataclasses
+import shutil
+
+import numpy as np
+
+from distiller import artifacts, bias_shift, cache, keys, paper_teacher, protocol_nets, resume
+from distiller.models import logits
+from distiller.per_seed import seeds_of, unit_name
+from distiller.protocol_nets import NAME, work
+from distiller.report import machine
+from distiller.training import training_key
+
+ROWS = ("teacher", "plain", "distilled")
+
+
+def all_images(data):
+    """The split's training and validation images (and labels) together: MNIST's 60,000 training images."""
+    return tuple(np.concatenate(pair) for pair in zip(data.train, data.val))
+
+
+def refit(nets, changes, length):
+    """The refit of the arm of `changes` (config.PROTOCOL_ARMS) at `length` epochs: {"seeds": [each seed's rows]}."""
+    config = nets.ctx.config
+    return {"seeds": [one_seed(nets, changes, length, seed)
+                      for seed in seeds_of(config, config.protocol_refit_seeds)]}
+
+
+def planned_work(nets, changes, length):
+    """What the refit's student units cost (resume.Units.expect; its teachers are not units)."""
+    plain, distilled = recipes(nets, changes, length)
+    return nets.ctx.config.protocol_refit_seeds * work(protocol_nets.UNITS[0], plain.epochs + 2 * distilled.epochs)
+
+
+def recipes(nets, changes, length):
+    """(the plain row's Config, the distilled row's): config.protocol_refit_seeds says why the plain row's length."""
+    trained, _, _ = nets.recipe(changes)
+    distilled = dataclasses.replace(trained, epochs=length)
+    plain_epochs = nets.ctx.config.epochs if trained.optimizer == "adam" else length
+    return dataclasses.replace(distilled, epochs=plain_epochs), distilled
+
+
+def one_seed(nets, changes, length, seed):
+    """One seed's rows: the teacher's, plain's and distilled's test records, and class 3's."""
+    ctx = nets.ctx
+    images = all_images(ctx.data)
+    teacher, teacher_record = refit_teacher(nets, changes.get("teacher", "committed"), images, seed)
+    z = cache.teacher_logits(teacher, images[0], ctx.out / "teacher_logits")
+    targets = cache.TeacherLogits(z, None, id=keys.digest(cache.logits_key(teacher, images[0])))
+    plain, distilled = recipes(nets, changes, length)
+    _, init, inputs = nets.recipe(changes)
+    return {"seed": seed, "teacher": teacher_record,
+            "plain": student(nets, plain, init, inputs, images, None, seed, "refit plain"),
+            "distilled": student(nets, distilled, init, inputs, images, targets, seed, "refit distilled"),
+            "class3": class3(nets, distilled, init, inputs, targets, seed)}
+
+
+def refit_teacher(nets, name, images, seed):
+    """(this seed's teacher of recipe `name` trained on all 60,000 images, its record): saved in OUT_DIR/protocol/
+    under its key, or trained now (an hour or more: backed up every epoch, a rerun resumes)."""
+    ctx = nets.ctx
+    trained, shape, model = nets.teacher_recipe(name)
+    artifact_key = training_key(trained, images, seed, model=model, row="protocol refit", **shape)
+    backup = ctx.out / resume.BACKUPS / NAME / f"refit-teacher-{keys.digest(artifact_key)}"
+
+    def train():
+        cost = trained.epochs * len(images[0]) * paper_teacher.SECONDS_PER_EPOCH_AND_IMAGE
+        ctx.log(f"Protocol refit teacher (seed {seed}): {model}, {trained.epochs} epochs on all {len(images[0]):,} "
+                f"images (about {resume.duration(cost)} on 2 cores without AVX-512; a kill resumes from the last "
+                "epoch)")
+        teacher, history, _ = nets.fit_teacher(trained, shape, images, None, seed, artifact_key, backup,
+                                               name=f"refit teacher (seed {seed})")
+        return teacher, record(teacher, ctx.data.test, history.seconds, seed)
+
+    teacher, saved = artifacts.get_or_train(ctx.out / NAME, f"refit_teacher_seed{seed}", artifact_key,
+                                            f"Protocol refit teacher (seed {seed})", train, trained, ctx.log)
+    shutil.rmtree(backup, ignore_errors=True)  # also one left by a kill between the save and its removal
+    return teacher, saved
+
+
+def student(nets, trained, init, inputs, images, targets, seed, label):
+    """One 800-800 student trained with `trained` on all 60,000 images (distilled from `targets`, or on labels when
+    None), a unit of the stage: its test record."""
+    artifact_key = training_key(trained, images, seed, None if targets is None else targets.id, model=model_name(),
+                                row="protocol refit", init=init, inputs=inputs)
+
+    def train(backup):
+        history = nets.fit_student(trained, init, inputs, images, None, targets, seed, backup, label, artifact_key)
+        return record(history.net, nets.ctx.data.test, history.seconds, seed)
+
+    return nets.progress.run(unit_name(label.replace(" ", "-"), seed, artifact_key), train,
+                             f"Protocol {label} (seed {seed})", work=work(protocol_nets.UNITS[0], trained.epochs))
+
+
+def class3(nets, trained, init, inputs, targets, seed):
+    """Student2.0(-3) distilled with `trained` from the refit teacher's logits (`targets`, on the 60,000 images) on
+    the 55,000 training images without their 3s; b chosen on the validation images under both rules
+    (bias_shift.RULES): its test record, and each rule's."""
+    data = nets.ctx.data
+    n = len(data.train[0])
+    transfer, keep = bias_shift.transfer_set_without(*data.train)
+    transfer_targets = cache.TeacherLogits(targets[0][:n][keep], targets[0][n:], id=targets.id)
+    artifact_key = training_key(trained, transfer, seed, targets.id, model=f"{model_name()} without 3s",
+                                row="protocol refit", init=init, inputs=inputs)
+
+    def train(backup):
+        history = nets.fit_student(trained, init, inputs, transfer, data.val, transfer_targets, seed, backup,
+                                   "refit Student2.0(-3)", artifact_key)
+        curve = bias_shift.bias_curve(logits(history.net, data.val[0]), data.val[1], bias_shift.shifts(nets.ctx.config))
+        return {**record(history.net, data.test, history.seconds, seed), "curve": curve,
+                "rules": bias_shift.under_both_rules(history.net, curve, data.test)}
+
+    return nets.progress.run(unit_name("refit-minus3", seed, artifact_key), train,
+                             f"Protocol refit Student2.0(-3) (seed {seed})",
+                             work=work(protocol_nets.UNITS[0], trained.epochs * len(transfer[0]) // len(targets[0])))
+
+
+def model_name():
+    units = protocol_nets.UNITS
+    return f"mlp {units[0]}-{units[1]}"
+
+
+def record(model, test, seconds, seed):
+    return {**artifacts.model_record(model, test, seconds, seed), "machine": machine()}
