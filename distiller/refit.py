@@ -30,9 +30,10 @@ def all_images(data):
 
 def refit(nets, changes, length):
     """The refit of the arm of `changes` (config.PROTOCOL_ARMS) at `length` epochs: {"seeds": [each seed's rows]}."""
-    config = nets.ctx.config
-    return {"seeds": [one_seed(nets, changes, length, seed)
-                      for seed in seeds_of(config, config.protocol_refit_seeds)]}
+    config, data = nets.ctx.config, nets.ctx.data
+    return {"images": len(data.train[0]) + len(data.val[0]), "class3_images": len(data.train[0]),
+            "held_out": len(data.val[0]),
+            "seeds": [one_seed(nets, changes, length, seed) for seed in seeds_of(config, config.protocol_refit_seeds)]}
 
 
 def planned_work(nets, changes, length):

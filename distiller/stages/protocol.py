@@ -82,15 +82,16 @@ def render(section, name=NAME):
                   + f"), {t['length']} epochs, {t['val_errors']} validation errors, {t['seconds']:.0f} s."]
     lines += ["", f"Chosen (lowest validation NLL): **{r['chosen']}**, {r['length']} epochs.", ""]
     if r.get("refit"):  # a section written before the refit existed has none
-        lines += render_refit(r["refit"]["seeds"], r["paper"])
+        lines += render_refit(r["refit"], r["paper"])
     return lines + [provenance(section, epochs="epochs per arm", seeds=1), ""]
 
 
 CLASS3_TEXT = ("Class 3, like for like: Student2.0(-3) is distilled as the row above is, from the same teacher, on the "
-               "55,000 training images without their 3s; b is chosen on the 5,000 validation images it never saw.")
+               "{class3_images:,} training images without their 3s; b is chosen on the {held_out:,} validation images "
+               "it never saw.")
 
 
-def render_refit(seeds, paper):
+def render_refit(refit_result, paper):
     """The refit's test rows (mean ± sd over seeds, each seed's) and class 3, beside the paper's."""
     def cell(values):
         m = mean_std(values)
@@ -99,15 +100,16 @@ def render_refit(seeds, paper):
     def row(title, values, theirs=""):
         return f"| {title} | {cell(values)} | {theirs} |"
 
+    seeds = refit_result["seeds"]
     machines = sorted({s[r]["machine"] for s in seeds for r in (*refit.ROWS, "class3")})
     c3 = [s["class3"] for s in seeds]
     pc = paper["class3"]
-    lines = [f"### The chosen recipe refit on all 60,000 images ({len(seeds)} seeds, test)", "",
+    lines = [f"### The chosen recipe refit on all {refit_result['images']:,} images ({len(seeds)} seed(s), test)", "",
              "| row | test errors: mean ± sd (per seed) | paper |", "|---|---:|---:|",
              row("teacher", [s["teacher"]["errors"] for s in seeds], paper["teacher"]),
              row("800-800 plain", [s["plain"]["errors"] for s in seeds], paper["plain"]),
              row("800-800 distilled, no translations", [s["distilled"]["errors"] for s in seeds], paper["distilled"]),
-             "", CLASS3_TEXT, "", "| model | test errors | errors on 3 |", "|---|---:|---:|",
+             "", CLASS3_TEXT.format(**refit_result), "", "| model | test errors | errors on 3 |", "|---|---:|---:|",
              row("Student2.0 (the distilled row)", [s["distilled"]["errors"] for s in seeds],
                  cell([s["distilled"]["errors_on_3"] for s in seeds])),
              row("Student2.0(-3)", [c["errors"] for c in c3], cell([c["errors_on_3"] for c in c3]))]
