@@ -176,7 +176,8 @@ def figure(size=(6, 4), ncols=1):
 
 def save(fig, path):
     fig.tight_layout()
-    atomic.save_figure(fig, path)
+    with atomic.replacing(path) as temp:
+        fig.savefig(temp, dpi=100, format=Path(path).suffix.lstrip("."))
     plt.close(fig)
 
 
