@@ -118,10 +118,9 @@ def write(out, stages, log=print):
     results = read_results(out, log)
     text = render(results, stages)
     atomic.write_text(out / "results.md", text)
-    for stage in stages:
+    for stage in (stage for stage in stages if hasattr(stage, "plot")):
         for name in sections_of(stage, results):
-            if hasattr(stage, "plot"):
-                stage.plot(results[name]["result"], out, name)
+            stage.plot(results[name]["result"], out, name)
     return text
 
 
@@ -144,7 +143,8 @@ def render(results, stages):
 
 def row(name, r):
     seconds = "saved" if r.get("seconds") is None else f"{r['seconds']:.0f}"
-    return f"| {name} | {r['parameters']:,} | {100 * r['accuracy']:.2f}% | {r['errors']} | {r['errors_on_3']} | {seconds} |"
+    return (f"| {name} | {r['parameters']:,} | {100 * r['accuracy']:.2f}% | {r['errors']} | {r['errors_on_3']} "
+            f"| {seconds} |")
 
 
 def spread(values):
@@ -154,9 +154,7 @@ def spread(values):
 
 def teacher_of(section):
     """The heading's note on which teacher the opt-in stage distilled from."""
-    if section["config"].get("distil_from", "teacher") == "paper":
-        return ", from the paper's regularized teacher"
-    return ""
+    return ", from the paper's regularized teacher" if section["config"].get("distil_from") == "paper" else ""
 
 
 def provenance(section, epochs=None, seeds=None):
