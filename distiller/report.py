@@ -97,14 +97,10 @@ def update(out, section, config, result, log=print):
     results = read_results(out, log)
     if section in results and results[section].get("result") == json.loads(json.dumps(result)):
         return  # the same numbers (a reused model): keep the date and command that produced them
-    results[section] = {
-        "date": datetime.date.today().isoformat(),
-        "machine": machine(),
-        "config": dataclasses.asdict(config),
-        "command": command_line(),  # what produced it
-        "commit": commit(),  # and with which code (the section's models carry their keys: keys.digest)
-        "result": result,
-    }
+    # What produced it, and with which code (the section's models carry their keys: keys.digest).
+    results[section] = {"date": datetime.date.today().isoformat(), "machine": machine(),
+                        "config": dataclasses.asdict(config), "command": command_line(), "commit": commit(),
+                        "result": result}
     atomic.write_json(out / "results.json", results)
 
 

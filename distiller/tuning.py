@@ -94,11 +94,9 @@ TUNERS = {"random": kt.RandomSearch, "bayesian": kt.BayesianOptimization, "hyper
 
 def make_tuner(kind, hypermodel, trials, epochs, seed, directory, project, overwrite=False):
     cls = type(f"Timed{TUNERS[kind].__name__}", (TimedTrials, TUNERS[kind]), {})
-    common = {"objective": OBJECTIVE, "seed": seed, "directory": str(directory), "project_name": project,
-              "overwrite": overwrite}
-    if kind == "hyperband":  # budgets epochs instead of counting trials
-        return cls(hypermodel, max_epochs=epochs, **common)
-    return cls(hypermodel, max_trials=trials, **common)
+    budget = {"max_epochs": epochs} if kind == "hyperband" else {"max_trials": trials}  # Hyperband budgets epochs
+    return cls(hypermodel, objective=OBJECTIVE, seed=seed, directory=str(directory), project_name=project,
+               overwrite=overwrite, **budget)
 
 
 def trial_rows(tuner, epochs):
