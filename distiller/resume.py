@@ -138,8 +138,8 @@ class Units:
             self.log(f"{stage}: {len(self.done)} units done by an interrupted run, skipping them")
         self.total, self.seconds = None, 0.0  # for the line after each unit: the count, this run's time
         self.whole_seconds = 0.0  # the trained units' whole training times, for the time left (see run)
-        self.reached = set()  # this run's units, done or reused: kept units of other settings are not counted
-        self.work = {"total": None, "reached": 0.0, "trained": 0.0}  # what the units cost, for the time left
+        self.reached = {}  # this run's units, done or reused, and their work: kept units of other settings are not
+        self.work = {"total": None, "trained": 0.0}  # what the units cost, for the time left
 
     def expect(self, total, work=None):
         """The number of units of the stage, for the progress line printed after each one; `work`: what they all
@@ -153,9 +153,7 @@ class Units:
         """train(backup_dir) -> a JSON-able result, unless the unit `key` is done already. `label` names the
         unit in the progress line (default: the key); `work`, what it costs (see expect)."""
         raise_if_interrupted()
-        if key not in self.reached:
-            self.reached.add(key)
-            self.work["reached"] += work
+        self.reached.setdefault(key, work)
         if key in self.done:
             return self.done[key]
         started = time.perf_counter()
@@ -183,7 +181,7 @@ class Units:
         line = (f"{self.stage}: {count} units done ({label}{outcome}, {duration(took)}); "
                 f"{duration(self.seconds)} so far")
         if self.total:
-            left = max(self.work["total"] - self.work["reached"], 0) * self.whole_seconds / self.work["trained"]
+            left = max(self.work["total"] - sum(self.reached.values()), 0) * self.whole_seconds / self.work["trained"]
             line += f", about {duration(left)} left" if left else ", all done"
         return line
 
