@@ -71,7 +71,7 @@ def keras_distillation(student, teacher):
         distillation_losses=keras.distillation.LogitsDistillation(temperature=T, loss=keras.losses.KLDivergence()))
 
 
-PEERS = {"(a) keras.io-style Distiller": lambda student, teacher: KerasIoDistiller(student, teacher),
+PEERS = {"(a) keras.io-style Distiller": KerasIoDistiller,
          "(b) keras.distillation.Distiller": keras_distillation}
 
 
