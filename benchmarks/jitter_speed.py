@@ -48,17 +48,12 @@ def with_translation(teacher):
     return keras.Sequential([keras.Input((models.INPUT_DIM,)), *layers], name="paper_teacher")
 
 
-def epoch_seconds(model, data, config):
-    clock = EpochClock()
-    train_on_labels(model, data.train, data.val, config, verbose=0, callbacks=[clock])
-    return clock.fastest
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--epochs", type=checked(int, 1, strict=False), default=5, help="epochs per way and round (default 5)")
-    p.add_argument("--rounds", type=checked(int, 1, strict=False), default=3, help="rounds of every way in turn; each way's fastest epoch "
-                   "over all rounds counts (default 3)")
+    p.add_argument("--epochs", type=checked(int, 1, strict=False), default=5,
+                   help="epochs per way and round (default 5)")
+    p.add_argument("--rounds", type=checked(int, 1, strict=False), default=3,
+                   help="rounds of every way in turn; each way's fastest epoch over all rounds counts (default 3)")
     args = p.parse_args()
     config = dataclasses.replace(Config(), epochs=args.epochs)
     data = prepare_data(config)
@@ -72,15 +67,20 @@ def main():
     for round_ in range(1, args.rounds + 1):
         for name, build, jit in ways:
             keras.utils.set_random_seed(0)
-            fastest[name].append(epoch_seconds(build(), data, dataclasses.replace(config, jit_compile=jit)))
+            clock = EpochClock()
+            train_on_labels(build(), data.train, data.val, dataclasses.replace(config, jit_compile=jit), verbose=0,
+                            callbacks=[clock])
+            fastest[name].append(clock.fastest)
             print(f"round {round_} of {args.rounds}, {name}: {fastest[name][-1]:.2f} s per epoch", flush=True)
     print(f"\n{len(data.train[0])} examples, batch {config.batch_size}, {config.steps_per_execution} steps per call, "
           f"{args.rounds} rounds of {args.epochs} epochs per way (the fastest counts), {os.cpu_count()} CPU cores, "
           f"TensorFlow {tf.__version__}")
-    print("| jitter + dropout | seconds per epoch | fastest of each round | speed-up over before |\n|---|---:|---|---:|")
+    print("| jitter + dropout | seconds per epoch | fastest of each round | speed-up over before |")
+    print("|---|---:|---|---:|")
     before = min(fastest[ways[0][0]])
     for name, seconds in fastest.items():
-        print(f"| {name} | {min(seconds):.2f} | {', '.join(f'{s:.2f}' for s in seconds)} | {before / min(seconds):.2f}x |")
+        rounds = ", ".join(f"{s:.2f}" for s in seconds)
+        print(f"| {name} | {min(seconds):.2f} | {rounds} | {before / min(seconds):.2f}x |")
 
 
 if __name__ == "__main__":

@@ -1,15 +1,13 @@
 """Files written whole or not at all: a reader (or the next run) sees the old file or the new one.
 
-Each writer fills a temporary file beside the target (same folder, so the rename cannot cross a
-file system), flushes it to disk, then renames it over the target. A failure removes the temporary
-file and leaves the old target byte for byte; a kill leaves at most a `.tmp-*` file, which the
-next run on that folder removes (`remove_leftovers`).
+A writer fills a temporary file beside the target (same file system), fsyncs it and renames it over the target. A
+failure removes the temporary and leaves the old target byte for byte; a kill leaves at most a `.tmp-*` file, which
+the next run on that folder removes (`remove_leftovers`).
 
-A folder (a SavedModel) cannot be renamed over a folder that is not empty. On Linux the two are
-exchanged in one step (renameat2 with RENAME_EXCHANGE), so the path always holds the whole old folder
-or the whole new one. Elsewhere (or on a file system without it) the old folder is renamed aside to
-`.tmp-old-*` first; a kill before the new one is renamed in leaves no folder at the path until the
-next run's `remove_leftovers` renames that whole old copy back: it never deletes the only copy.
+A folder (a SavedModel) cannot be renamed over a folder that is not empty. On Linux the two are exchanged in one step
+(renameat2 RENAME_EXCHANGE). Elsewhere the old folder is first renamed aside to `.tmp-old-*`; a kill before the new one
+is in leaves no folder at the path, and the next run's `remove_leftovers` renames the old copy back: it never deletes
+the only copy.
 """
 
 import contextlib
@@ -28,19 +26,21 @@ from distiller.errors import DistillerError
 TEMP_PREFIX = ".tmp-"
 OLD_PREFIX = f"{TEMP_PREFIX}old-"  # a whole old folder set aside; never a temporary's name (.tmp- then 8 hex digits)
 OLD_NAME = re.compile(rf"{re.escape(OLD_PREFIX)}[0-9a-f]{{8}}-(.+)")
+try:  # the C library's renameat2 (glibc 2.28 and later); None on macOS and other C libraries
+    RENAMEAT2 = ctypes.CDLL(None, use_errno=True).renameat2
+except (AttributeError, OSError, TypeError):
+    RENAMEAT2 = None
+RENAME_EXCHANGE = 2  # from <linux/fs.h>
+AT_FDCWD = -100  # relative paths are taken from the current folder, as os.replace takes them
 
 
 @contextlib.contextmanager
 def replacing(path):
-    """Yields a temporary path with the same name ending as `path`; renamed over `path` on success.
-    The writer may make it a folder (a SavedModel): it then replaces an old folder at `path` by
-    replace_folder, since a rename cannot replace a folder that is not empty.
-
-    Any failure (disk full, permission denied, an exception of the writer, Ctrl-C) removes the
-    temporary file; OSErrors become one DistillerError naming the path and the reason.
+    """Yields a temporary path (with `path`'s name ending: .keras, .weights.h5), renamed over `path` on success; the
+    writer may make it a folder. Any failure removes it; an OSError becomes one DistillerError naming path and reason.
     """
     path = Path(path)
-    temp = path.parent / f"{TEMP_PREFIX}{secrets.token_hex(4)}-{path.name}"  # keeps .keras, .weights.h5
+    temp = path.parent / f"{TEMP_PREFIX}{secrets.token_hex(4)}-{path.name}"
     failure = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -65,27 +65,13 @@ def replace_folder(temp, path):
     """Put the folder `temp` at `path`, where a folder is: exchanged in one step where the system can (the old
     one is then at `temp`, which `replacing` removes), else by two renames that remove_leftovers can undo."""
     try:
-        exchange(temp, path)
-        return
+        return exchange(temp, path)
     except OSError:
         pass  # not Linux, or a file system without the exchange: a real error recurs in os.replace below
     old = path.parent / f"{OLD_PREFIX}{secrets.token_hex(4)}-{path.name}"
     os.replace(path, old)
     os.replace(temp, path)  # a kill before this line leaves no folder at `path`, and the whole old one at `old`
     remove(old)
-
-
-def c_renameat2():
-    """The C library's renameat2 (glibc 2.28 and later), or None (macOS, other C libraries)."""
-    try:
-        return ctypes.CDLL(None, use_errno=True).renameat2
-    except (AttributeError, OSError, TypeError):
-        return None
-
-
-RENAMEAT2 = c_renameat2()
-RENAME_EXCHANGE = 2  # from <linux/fs.h>
-AT_FDCWD = -100  # relative paths are taken from the current folder, as os.replace takes them
 
 
 def exchange(a, b):
@@ -121,16 +107,13 @@ def ensure_space(path, size):
 
 
 def flush_to_disk(path):
-    """fsync, so that a power cut after the rename cannot leave an empty file under the new name."""
-    if path.is_dir():
-        for file in (p for p in path.rglob("*") if p.is_file()):
-            flush_to_disk(file)
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """fsync every file, so that a power cut after the rename cannot leave an empty file under the new name."""
+    for file in [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]:
+        fd = os.open(file, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def write_bytes(path, data):
@@ -167,11 +150,6 @@ def save_model(model, path, include_optimizer=False):
         model.save(temp)
 
 
-def save_figure(fig, path):
-    with replacing(path) as temp:
-        fig.savefig(temp, dpi=100, format=Path(path).suffix.lstrip("."))
-
-
 def remove_leftovers(folder, other_run_marker=None):
     """Delete the temporary files that killed writers left below `folder`; returns how many. A whole old folder
     that a kill left set aside (`.tmp-old-*`, see replace_folder) is renamed back instead where its path is empty.
@@ -196,8 +174,7 @@ def put_back(leftover):
     (its path is empty; the new folder beside it may be whole too, but nothing says so): it is renamed back, or if
     that fails, left for the next run."""
     found = OLD_NAME.fullmatch(leftover.name)
-    path = leftover.parent / found.group(1) if found else None
-    if path is None or path.exists() or path.is_symlink():
+    if not found or (path := leftover.parent / found.group(1)).exists() or path.is_symlink():
         return False
     with contextlib.suppress(OSError):
         os.replace(leftover, path)

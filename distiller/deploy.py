@@ -73,11 +73,7 @@ def latency_ms(predict, x, calls=1000, warmup=50):
     one = x[:1]
     for _ in range(warmup):
         predict(one)
-    times = np.empty(calls)
-    for i in range(calls):
-        start = time.perf_counter()
-        predict(one)
-        times[i] = time.perf_counter() - start
+    times = np.array([seconds_of(predict, one) for _ in range(calls)])
     return float(np.median(times) * 1e3), float(np.percentile(times, 95) * 1e3)
 
 
@@ -85,14 +81,13 @@ def images_per_second(predict, x, batch=1024, repeats=10):
     """Throughput at `batch` images per call: the fastest of `repeats` calls (the machine is noisy)."""
     x = x[:batch]
     predict(x)
-    fastest = min(timed(predict, x) for _ in range(repeats))
-    return len(x) / fastest
+    return len(x) / min(seconds_of(predict, x) for _ in range(repeats))
 
 
-def timed(predict, x):
-    start = time.perf_counter()
-    predict(x)
-    return time.perf_counter() - start
+def seconds_of(f, *args):
+    started = time.perf_counter()
+    f(*args)
+    return time.perf_counter() - started
 
 
 def size_bytes(path):

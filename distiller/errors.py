@@ -58,7 +58,15 @@ def deferred():
     raise_if_interrupted()  # a signal after the last safe point
 
 
-def exit_interrupted(e):
-    """One line and the shell's status for a signal: 130 for Ctrl-C, 143 for SIGTERM."""
-    print(f"interrupted{where()}; run the same command to resume", file=sys.stderr)
-    sys.exit(143 if isinstance(e, Terminated) else 130)
+@contextlib.contextmanager
+def one_line_exit():
+    """The command lines' frame: Ctrl-C and SIGTERM raise (raise_on_signals); bad input or a missing resource ends in
+    one line and status 1, a signal in one line and the shell's status for it: 130 for Ctrl-C, 143 for SIGTERM."""
+    raise_on_signals()
+    try:
+        yield
+    except DistillerError as e:
+        sys.exit(f"error: {e}")
+    except KeyboardInterrupt as e:  # backups, finished units and keras-tuner's trials are kept for the rerun
+        print(f"interrupted{where()}; run the same command to resume", file=sys.stderr)
+        sys.exit(143 if isinstance(e, Terminated) else 130)

@@ -80,8 +80,8 @@ class Context:
     def paper_targets(self, teacher):
         """paper_teacher.targets of `teacher`, the paper teacher: its logits on the views, the images and the test
         images, computed (or read from the cache) once per run."""
-        return self.once("paper_targets", lambda: paper_teacher.targets(teacher, self.data,
-                                                                        self.out / "teacher_logits", self.log))
+        return self.once("paper_targets", lambda: paper_teacher.targets(teacher, self.data, self.out / "teacher_logits",
+                                                                        self.log))
 
     def transfer_logits(self):
         """The teacher's logits of the stages with DISTIL_FROM: make run's, or with --distil-from paper the paper
@@ -95,11 +95,9 @@ class Context:
 
 
 def run(config, names=stages.NAMES, log=print):
-    """Run the named stages in order (the teacher first, unless every named stage only reads saved models);
-    return the report's Markdown.
-
-    One run per output folder at a time. Killed, it resumes when run again: a model in training from
-    its last epoch, a stage from its last finished unit."""
+    """Run the named stages in order (the teacher first, unless every named stage only reads saved models); return
+    the report's Markdown. One run per output folder at a time. Killed, it resumes when run again: a model in
+    training from its last epoch, a stage from its last finished unit."""
     out = output_dir(config)
     with resume.exclusive(out):
         if removed := atomic.remove_leftovers(out, other_run_marker=resume.LOCK):

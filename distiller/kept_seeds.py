@@ -54,15 +54,11 @@ def origin(section, seed):
 
 def origins(section, seeds):
     """[{"seeds": [...], date, command, commit}]: the kept seeds, grouped by the run that made them."""
-    groups = []
+    groups = {}
     for seed in seeds:
         made_by = origin(section, seed)
-        same = next((g for g in groups if {k: g[k] for k in ORIGIN} == made_by), None)
-        if same is None:
-            groups.append({"seeds": [seed], **made_by})
-        else:
-            same["seeds"].append(seed)
-    return groups
+        groups.setdefault(tuple(made_by.values()), {"seeds": [], **made_by})["seeds"].append(seed)
+    return list(groups.values())
 
 
 def listed(seeds):

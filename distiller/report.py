@@ -97,14 +97,10 @@ def update(out, section, config, result, log=print):
     results = read_results(out, log)
     if section in results and results[section].get("result") == json.loads(json.dumps(result)):
         return  # the same numbers (a reused model): keep the date and command that produced them
-    results[section] = {
-        "date": datetime.date.today().isoformat(),
-        "machine": machine(),
-        "config": dataclasses.asdict(config),
-        "command": command_line(),  # what produced it
-        "commit": commit(),  # and with which code (the section's models carry their keys: keys.digest)
-        "result": result,
-    }
+    # What produced it, and with which code (the section's models carry their keys: keys.digest).
+    results[section] = {"date": datetime.date.today().isoformat(), "machine": machine(),
+                        "config": dataclasses.asdict(config), "command": command_line(), "commit": commit(),
+                        "result": result}
     atomic.write_json(out / "results.json", results)
 
 
@@ -118,10 +114,9 @@ def write(out, stages, log=print):
     results = read_results(out, log)
     text = render(results, stages)
     atomic.write_text(out / "results.md", text)
-    for stage in stages:
+    for stage in (stage for stage in stages if hasattr(stage, "plot")):
         for name in sections_of(stage, results):
-            if hasattr(stage, "plot"):
-                stage.plot(results[name]["result"], out, name)
+            stage.plot(results[name]["result"], out, name)
     return text
 
 
@@ -144,7 +139,8 @@ def render(results, stages):
 
 def row(name, r):
     seconds = "saved" if r.get("seconds") is None else f"{r['seconds']:.0f}"
-    return f"| {name} | {r['parameters']:,} | {100 * r['accuracy']:.2f}% | {r['errors']} | {r['errors_on_3']} | {seconds} |"
+    return (f"| {name} | {r['parameters']:,} | {100 * r['accuracy']:.2f}% | {r['errors']} | {r['errors_on_3']} "
+            f"| {seconds} |")
 
 
 def spread(values):
@@ -154,9 +150,7 @@ def spread(values):
 
 def teacher_of(section):
     """The heading's note on which teacher the opt-in stage distilled from."""
-    if section["config"].get("distil_from", "teacher") == "paper":
-        return ", from the paper's regularized teacher"
-    return ""
+    return ", from the paper's regularized teacher" if section["config"].get("distil_from") == "paper" else ""
 
 
 def provenance(section, epochs=None, seeds=None):
@@ -176,7 +170,8 @@ def figure(size=(6, 4), ncols=1):
 
 def save(fig, path):
     fig.tight_layout()
-    atomic.save_figure(fig, path)
+    with atomic.replacing(path) as temp:
+        fig.savefig(temp, dpi=100, format=Path(path).suffix.lstrip("."))
     plt.close(fig)
 
 

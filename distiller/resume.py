@@ -24,6 +24,8 @@ from distiller import atomic, errors
 from distiller.errors import DistillerError, raise_if_interrupted
 
 BACKUPS, PROGRESS, LOCK = "backups", "progress", ".lock"
+
+
 def random_state(model):
     """The random streams of a model's layers (dropout, jitter), saved with the backup: the variables that Keras
     lists in `model.variables` (each SeedGenerator's state) but not in `model.weights`."""
@@ -32,14 +34,13 @@ def random_state(model):
 
 
 class Backup(keras.callbacks.Callback):
-    """A fit's backup in `folder`, written atomically at the end of every epoch, and resumed from there by
-    Keras's public means: pass `initial_epoch()` to fit(initial_epoch=) and this callback in `callbacks=`.
+    """A fit's backup in `folder`, written at the end of every epoch; resumed by passing `initial_epoch()` to
+    fit(initial_epoch=) and this callback in `callbacks=`.
 
-    Each epoch's weights (the model's and the optimizer's: model.save_weights) go to a new file and one atomic
-    state.json names it, with the epoch, the layers' random state and `fingerprint` (the settings the model trains
-    with), so that a kill at any moment leaves the last whole epoch, and a resumed fit ends with the same weights
-    as an uninterrupted one. A backup made under other settings, or unreadable, is set aside, never resumed.
-    The folder is kept when fit ends; the caller removes it once the model or its result is saved.
+    Each epoch's weights (the model's and the optimizer's) go to a new file, then one atomic state.json names it
+    with the epoch, the layers' random state and `fingerprint` (the settings the model trains with): a kill at any
+    moment leaves the last whole epoch. A backup of other settings, or unreadable, is set aside, never resumed. The
+    folder outlives fit; the caller removes it once the model or its result is saved.
     """
 
     def __init__(self, folder, name, fingerprint, log=print):
@@ -117,18 +118,19 @@ class Backup(keras.callbacks.Callback):
 
 
 class Units:
-    """The finished units of one stage of `out`, kept in out/progress/<stage>.json until the stage's
-    section of results.json is written (`finish`). A unit's key names everything that decides its
-    result (model, seed, T, lambda, data and teacher fingerprint), so changed settings never reuse it.
-
-    With keep=True (stages of hours) the record outlives the stage: a later run with more seeds, widths
-    or epochs trains only the units it has not seen. `shows`: the field of a unit's result its progress line
+    """The finished units of one stage of `out`, kept in out/progress/<stage>.json until the stage's section of
+    results.json is written (`finish`). A unit's key names everything that decides its result, so changed settings
+    never reuse it. With keep=True (stages of hours) the record outlives the stage: a later run with more seeds,
+    widths or epochs trains only the units it has not seen. `shows`: the field of a unit's result its progress line
     shows ("errors", test errors; "val_errors", for a stage whose choices are not made yet)."""
 
     def __init__(self, out, stage, log=print, keep=False, shows="errors"):
         self.out, self.stage, self.log, self.keep, self.shows = Path(out), stage, log, keep, shows
         self.path = self.out / PROGRESS / f"{stage}.json"
-        self.done = self.read()
+        self.done = atomic.read_json(self.path, None) if self.path.exists() else {}
+        if not isinstance(self.done, dict):
+            self.log(f"{stage}: {self.path} is unreadable; running every unit again")
+            self.done = {}
         if self.done and keep:
             self.log(f"{stage}: {len(self.done)} units done by earlier runs, reusing them "
                      f"(delete {self.path} to train them again)")
@@ -136,22 +138,13 @@ class Units:
             self.log(f"{stage}: {len(self.done)} units done by an interrupted run, skipping them")
         self.total, self.seconds = None, 0.0  # for the line after each unit: the count, this run's time
         self.whole_seconds = 0.0  # the trained units' whole training times, for the time left (see run)
-        self.reached = set()  # this run's units, done or reused: kept units of other settings are not counted
-        self.work = {"total": None, "reached": 0.0, "trained": 0.0}  # what the units cost, for the time left
+        self.reached = {}  # this run's units, done or reused, and their work: kept units of other settings are not
+        self.work = {"total": None, "trained": 0.0}  # what the units cost, for the time left
 
     def expect(self, total, work=None):
         """The number of units of the stage, for the progress line printed after each one; `work`: what they all
         cost (in the units of run's `work`) when they differ (epochs x parameters), else each counts 1."""
         self.total, self.work["total"] = total, total if work is None else work
-
-    def read(self):
-        if not self.path.exists():
-            return {}
-        try:
-            return dict(json.loads(self.path.read_text()))
-        except (OSError, ValueError, TypeError):
-            self.log(f"{self.stage}: {self.path} is unreadable; running every unit again")
-            return {}
 
     def backup_dir(self, key):
         return self.out / BACKUPS / self.stage / key
@@ -160,9 +153,7 @@ class Units:
         """train(backup_dir) -> a JSON-able result, unless the unit `key` is done already. `label` names the
         unit in the progress line (default: the key); `work`, what it costs (see expect)."""
         raise_if_interrupted()
-        if key not in self.reached:
-            self.reached.add(key)
-            self.work["reached"] += work
+        self.reached.setdefault(key, work)
         if key in self.done:
             return self.done[key]
         started = time.perf_counter()
@@ -190,7 +181,7 @@ class Units:
         line = (f"{self.stage}: {count} units done ({label}{outcome}, {duration(took)}); "
                 f"{duration(self.seconds)} so far")
         if self.total:
-            left = max(self.work["total"] - self.work["reached"], 0) * self.whole_seconds / self.work["trained"]
+            left = max(self.work["total"] - sum(self.reached.values()), 0) * self.whole_seconds / self.work["trained"]
             line += f", about {duration(left)} left" if left else ", all done"
         return line
 

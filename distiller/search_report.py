@@ -37,10 +37,9 @@ def plot(rows, plain_accuracy, folder):
     temperatures = sorted({r["temperature"] for r in rows})
     lambdas = sorted({r["lambda_"] for r in rows})
     grid = np.full((len(lambdas), len(temperatures)), np.nan)
-    for lam in lambdas:  # the best score where a pair was tried more than once (Hyperband rounds)
-        for r in (r for r in rows if r["lambda_"] == lam):
-            i, j = lambdas.index(lam), temperatures.index(r["temperature"])
-            grid[i, j] = np.nanmax([grid[i, j], 100 * r["val_accuracy"]])
+    for r in rows:  # the best score where a pair was tried more than once (Hyperband rounds)
+        i, j = lambdas.index(r["lambda_"]), temperatures.index(r["temperature"])
+        grid[i, j] = np.nanmax([grid[i, j], 100 * r["val_accuracy"]])
 
     fig, ax = figure()
     for i, lam in enumerate(lambdas):

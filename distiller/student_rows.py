@@ -39,10 +39,6 @@ def kd_config(config):
     return dataclasses.replace(config, epochs=config.kd_epochs)
 
 
-def names(config):
-    return [name for name in TITLES if name != "student_jitter" or config.views == "consistent"]
-
-
 def row(ctx, name):
     """The Row of `name` (TITLES) in this run: the teachers' logits are computed (or read from the cache) here, the
     paper teacher's after ctx.get_or_train_paper_teacher (which trains it when none matches)."""
@@ -60,7 +56,8 @@ def row(ctx, name):
 
 
 def all_rows(ctx):
-    return {name: row(ctx, name) for name in names(ctx.config)}
+    """Every row of this run: the jittered control only when Student2.0 sees shifted views."""
+    return {name: row(ctx, name) for name in TITLES if name != "student_jitter" or ctx.config.views == "consistent"}
 
 
 def row_key(row, data, seed):

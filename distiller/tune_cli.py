@@ -24,9 +24,9 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the output
 
-from distiller.cli import commands
+from distiller.cli import parser
 from distiller.config import Config, checked
-from distiller.errors import DistillerError, exit_interrupted, raise_on_signals
+from distiller.errors import DistillerError, one_line_exit
 
 TUNERS = ("random", "bayesian", "hyperband", "grid")  # tuning.TUNERS's names: --help imports no TensorFlow
 
@@ -34,11 +34,7 @@ TUNERS = ("random", "bayesian", "hyperband", "grid")  # tuning.TUNERS's names: -
 def parse_args(argv, prog=None):
     """The flags of `argv`; `prog`: how the program was started (see cli.parse_args). A flag named after a Config
     field sets that field (config_from)."""
-    prog = prog or Path(sys.argv[0]).name
-    train, tune = commands(prog)
-    d = Config()
-    p = argparse.ArgumentParser(prog=prog, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                description=__doc__.replace("python tune.py", tune).replace("python train.py", train))
+    p, d = parser(__doc__, prog), Config()
     p.add_argument("--tuner", choices=TUNERS, default="random", help="keras-tuner's search algorithm (default random)")
     p.add_argument("--trials", type=checked(int, 0), default=12,
                    help="trials to run (default 12; Hyperband budgets epochs instead)")
@@ -61,9 +57,9 @@ def parse_args(argv, prog=None):
     p.add_argument("--val-size", type=checked(int, 0), default=d.val_size)
     p.add_argument("--data-dir", default=d.data_dir)
     p.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=d.jit_compile,
-                   help="XLA-compile the training steps (default on: faster here for real runs; --no-jit-compile for tiny "
-                   "runs, whose time is mostly compiling). Part of the saved teacher's key: with the other setting "
-                   "the default paper teacher is not found")
+                   help="XLA-compile the training steps (default on: faster here for real runs; --no-jit-compile for "
+                   "tiny runs, whose time is mostly compiling). Part of the saved teacher's key: with the other "
+                   "setting the default paper teacher is not found")
     p.add_argument("--out-dir", default=d.out_dir, help="where the saved teacher is (default saved_models)")
     p.add_argument("--teacher", help="the saved teacher to distil from (default: the paper teacher, OUT_DIR's or "
                    "the committed one; e.g. saved_models/teacher.keras, the assignment's Teacher)")
@@ -85,19 +81,14 @@ def config_from(args):
 def main(argv=None, prog=None):
     """The command line of tune.py, `python -m distiller tune` and distiller-tune: parse it, search, print the
     report; bad input, a missing resource or an interruption end in one line and a nonzero exit status."""
-    raise_on_signals()
     started = time.perf_counter()
-    argv = list(argv if argv is not None else sys.argv[1:])
-    args = parse_args(argv, prog)
-    try:
+    with one_line_exit():
+        argv = list(argv if argv is not None else sys.argv[1:])
+        args = parse_args(argv, prog)
         text = tune(args, argv, started)
         if text:
             print(text)
             print(f"Report, best.json and plots are in {Path(args.project_dir) / args.project}/")
-    except DistillerError as e:
-        sys.exit(f"error: {e}")
-    except KeyboardInterrupt as e:  # keras-tuner keeps every finished trial; the rerun goes on from them
-        exit_interrupted(e)
 
 
 def tune(args, argv, started):
@@ -130,12 +121,10 @@ def launch_chief_and_workers(args, argv):
 
 def argv_without_workers(argv):
     """`argv` without --workers and its number: the flags of the chief and of every worker."""
-    out, skip = [], False
+    argv, out = iter(argv), []
     for a in argv:
-        if skip:
-            skip = False
-        elif a == "--workers":
-            skip = True
+        if a == "--workers":
+            next(argv, None)  # its number
         elif not a.startswith("--workers="):
             out.append(a)
     return out

@@ -94,22 +94,9 @@ TUNERS = {"random": kt.RandomSearch, "bayesian": kt.BayesianOptimization, "hyper
 
 def make_tuner(kind, hypermodel, trials, epochs, seed, directory, project, overwrite=False):
     cls = type(f"Timed{TUNERS[kind].__name__}", (TimedTrials, TUNERS[kind]), {})
-    common = {"objective": OBJECTIVE, "seed": seed, "directory": str(directory), "project_name": project,
-              "overwrite": overwrite}
-    if kind == "hyperband":  # budgets epochs instead of counting trials
-        return cls(hypermodel, max_epochs=epochs, **common)
-    return cls(hypermodel, max_trials=trials, **common)
-
-
-def search(tuner, data, targets, config, epochs, log_dir, verbose="auto"):
-    """`targets`: the teacher's (logits on the training images, on their views, on the validation images)."""
-    tuner.search(
-        {"pixels": data.train[0], "teacher_logits": targets[0], "view_logits": targets[1]}, data.train[1],
-        validation_data=({"pixels": data.val[0], "teacher_logits": targets[2]}, data.val[1]),
-        epochs=epochs, batch_size=config.batch_size, verbose=verbose,
-        # keras-tuner gives each trial its own log dir with its hyperparameters (HParams dashboard).
-        callbacks=[keras.callbacks.TensorBoard(str(log_dir)), ProgressBar()],
-    )
+    budget = {"max_epochs": epochs} if kind == "hyperband" else {"max_trials": trials}  # Hyperband budgets epochs
+    return cls(hypermodel, objective=OBJECTIVE, seed=seed, directory=str(directory), project_name=project,
+               overwrite=overwrite, **budget)
 
 
 def trial_rows(tuner, epochs):
@@ -134,10 +121,8 @@ def trial_rows(tuner, epochs):
 
 
 def plain_student_accuracy(config, data, directory, log=print):
-    """Validation accuracy of a plain Student trained as long as one trial: the bar to beat.
-
-    Stored in the project, so a resumed search does not train it again.
-    """
+    """Validation accuracy of a plain Student trained as long as one trial: the bar to beat. Stored in the project,
+    so a resumed search does not train it again."""
     path = Path(directory) / "plain_student.json"
     artifact_key = training_key(config, data.train, config.seed, model="student 600-600")
     saved = atomic.read_json(path, {})
@@ -152,17 +137,10 @@ def plain_student_accuracy(config, data, directory, log=print):
     return accuracy
 
 
-def best_hyperparameters(rows, plain_accuracy):
-    best = rows[0]
-    return {"temperature": best["temperature"], "lambda_": best["lambda_"], "epochs": best["epochs"],
-            "views": best["views"], "val_accuracy": best["val_accuracy"],
-            "plain_student_val_accuracy": plain_accuracy, "trial": best["trial"]}
-
-
 def teacher_and_data(config, teacher_path=None, log=print):
-    """The splits, the teacher's logits on them: (on the training images, on their 25 views, on the validation
-    images), from the on-disk cache, and their id (cache.TeacherLogits.id). The teacher: the saved model at `teacher_path`, by default the paper teacher
-    (OUT_DIR's, else the committed one) if it was made on this search's split and data."""
+    """The splits, the teacher's logits (on the training images, on their 25 views, on the validation images) from
+    the on-disk cache, and their id (cache.TeacherLogits.id). The teacher: the saved model at `teacher_path`, by
+    default the paper teacher (OUT_DIR's, else the committed one) if it was made on this search's split and data."""
     out = Path(config.out_dir)
     data = prepare_data(config, log)
     if teacher_path is not None:
@@ -196,7 +174,12 @@ def run(config, kind, trials, directory, project="search", overwrite=False, role
                                              role, log)
     hypermodel = DistillationHyperModel(config, len(data.train[0]), epochs, views)
     tuner = make_tuner(kind, hypermodel, trials, max(epochs), config.seed, directory, project, overwrite)
-    search(tuner, data, targets, config, max(epochs), Path(directory) / project / "tensorboard")
+    (fixed, views, val), log_dir = targets, Path(directory) / project / "tensorboard"
+    tuner.search({"pixels": data.train[0], "teacher_logits": fixed, "view_logits": views}, data.train[1],
+                 validation_data=({"pixels": data.val[0], "teacher_logits": val}, data.val[1]),
+                 epochs=max(epochs), batch_size=config.batch_size,
+                 # keras-tuner gives each trial its own log dir with its hyperparameters (HParams dashboard).
+                 callbacks=[keras.callbacks.TensorBoard(str(log_dir)), ProgressBar()])
     if role == "worker":
         return None
     return write_report(config, tuner, data, kind, directory, project, time.perf_counter() - start, log)
@@ -225,7 +208,8 @@ def write_report(config, tuner, data, kind, directory, project, seconds, log=pri
     rows = trial_rows(tuner, config.epochs)
     if not rows:
         raise DistillerError(f"no completed trial in {folder}")
-    best = best_hyperparameters(rows, plain_student_accuracy(config, data, folder, log))
+    best = {**{k: rows[0][k] for k in ("temperature", "lambda_", "epochs", "views", "val_accuracy")},
+            "plain_student_val_accuracy": plain_student_accuracy(config, data, folder, log), "trial": rows[0]["trial"]}
     atomic.remove_leftovers(folder)  # what a kill during an earlier report left
     atomic.write_json(folder / "best.json", best)
     atomic.write_json(folder / "trials.json", rows)

@@ -70,23 +70,18 @@ def export_model(ctx, name, path, folder):
     files = {fmt: folder / f"{name}{SUFFIXES[fmt]}" for fmt in FORMATS}
     predictors, test_logits, checks = {}, {}, {}
     for fmt in FORMATS:
-        predictors[fmt] = write_export(model, fmt, files[fmt], files["SavedModel"])
+        if fmt == "SavedModel":
+            deploy.export_saved_model(model, files[fmt])
+            predictors[fmt] = deploy.SavedModelPredictor(files[fmt])
+        else:  # converted from the SavedModel, written first
+            atomic.write_bytes(files[fmt], deploy.litert_bytes(files["SavedModel"], int8=fmt.endswith("int8")))
+            predictors[fmt] = deploy.LiteRTPredictor(files[fmt])
         test_logits[fmt] = deploy.predict_all(predictors[fmt], x)
         if fmt in CHECKED:
             checks[fmt] = checked_export(name, fmt, test_logits[fmt], expected)
-    return {"parameters": model.count_params(),
+    return {"parameters": model.count_params(),  # measured once all three are written and checked
             "formats": {fmt: {**measure(predictors[fmt], test_logits[fmt], files[fmt], ctx), **checks.get(fmt, {})}
                         for fmt in FORMATS}}
-
-
-def write_export(model, fmt, path, saved_model):
-    """`model` written at `path` in format `fmt` (LiteRT files converted from `saved_model`, written first); returns
-    its predict function."""
-    if fmt == "SavedModel":
-        deploy.export_saved_model(model, path)
-        return deploy.SavedModelPredictor(path)
-    atomic.write_bytes(path, deploy.litert_bytes(saved_model, int8=fmt.endswith("int8")))
-    return deploy.LiteRTPredictor(path)
 
 
 def checked_export(name, fmt, exported, expected):
@@ -125,8 +120,8 @@ def shift_bias_of_exported(ctx, folder):
     deploy.export_saved_model(minus3, folder / "student_kd_minus3")
     deploy.shift_bias_in_saved_model(folder / "student_kd_minus3", folder / "student_kd_minus3_patched",
                                      shifted["bias"], bias_shift.DIGIT)
-    patched = summary(deploy.predict_all(deploy.SavedModelPredictor(folder / "student_kd_minus3_patched"), ctx.data.test[0]),
-                      ctx.data.test[1])
+    patched = deploy.predict_all(deploy.SavedModelPredictor(folder / "student_kd_minus3_patched"), ctx.data.test[0])
+    patched = summary(patched, ctx.data.test[1])
     keras_shifted = {k: shifted[k] for k in ("errors", "errors_on_3")}
     return {"bias": shifted["bias"], "saved_model": {k: patched[k] for k in ("errors", "errors_on_3")},
             "keras": keras_shifted, "file": f"{FOLDER}/student_kd_minus3_patched",
@@ -139,7 +134,8 @@ def render(section, name=NAME):
              (f"Batch-1 latency: median and 95th percentile over {r['latency_calls']} calls; throughput: the fastest "
               f"of 10 calls on 1,024 images; LiteRT with {r['threads']} threads. int8: dynamic-range quantized "
               "weights, float activations."), "",
-             "| model | format | parameters | file | latency (ms), median / p95 | images/s at batch 1,024 | test errors |",
+             ("| model | format | parameters | file | latency (ms), median / p95 | images/s at batch 1,024 "
+              "| test errors |"),
              "|---|---|---:|---:|---:|---:|---:|"]
     titles = {**MODELS, **OPTIONAL}
     for model, row in r["models"].items():

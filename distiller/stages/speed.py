@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from distiller import models
+from distiller.deploy import seconds_of
 from distiller.distiller import Distiller
 from distiller.models import logits
 from distiller.report import provenance
@@ -70,7 +71,7 @@ def keras_distillation(student, teacher):
         distillation_losses=keras.distillation.LogitsDistillation(temperature=T, loss=keras.losses.KLDivergence()))
 
 
-PEERS = {"(a) keras.io-style Distiller": lambda student, teacher: KerasIoDistiller(student, teacher),
+PEERS = {"(a) keras.io-style Distiller": KerasIoDistiller,
          "(b) keras.distillation.Distiller": keras_distillation}
 
 
@@ -106,7 +107,8 @@ def run(ctx, progress):
         timed(name, ours, {"pixels": x, "teacher_logits": cached})
     flops = training_flops(ours.student, len(x))
     return {"seconds": seconds, "teacher_logits_seconds": once, "examples": len(x), "epochs": epochs,
-            "training_gflop": flops / 1e9, "step_gflops": step_matmul_flops_per_second(ours.student, config.batch_size) / 1e9}
+            "training_gflop": flops / 1e9,
+            "step_gflops": step_matmul_flops_per_second(ours.student, config.batch_size) / 1e9}
 
 
 def training_flops(model, examples):
@@ -126,12 +128,6 @@ def step_matmul_flops_per_second(model, batch, steps=20):
     products(pairs).numpy()  # traced
     fastest = min(seconds_of(lambda: products(pairs).numpy()) for _ in range(5))
     return steps * sum(2 * m * k * n for m, k, n in shapes) / fastest
-
-
-def seconds_of(f):
-    started = time.perf_counter()
-    f()
-    return time.perf_counter() - started
 
 
 def render(section, name=NAME):
