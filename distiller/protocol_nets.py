@@ -29,6 +29,11 @@ TEACHER_FILE = "dropout_paper_teacher"
 NOT_TRAINING = ("teacher", "init", "inputs")  # an arm's changes that are not Config fields
 
 
+def student_model():
+    """The student's name in keys ("mlp 800-800")."""
+    return f"mlp {UNITS[0]}-{UNITS[1]}"
+
+
 def score(result):
     """A net's validation NLL (at its chosen length); a diverged run's is not finite and loses."""
     value = result["val_nll"]
@@ -45,7 +50,7 @@ class Nets:
 
     def __init__(self, ctx, progress):
         self.ctx, self.progress, self.rate = ctx, progress, None
-        self.teachers, self.teacher_record, self.teacher_probe = {}, None, {}
+        self.teachers, self.teacher_record, self.teacher_probe, self.teacher_rate = {}, None, {}, None
 
     def resolve(self, value):
         """A config value of an arm: "probed" is the probed SGD rate; the name of a config field, its value."""
@@ -68,9 +73,9 @@ class Nets:
         recipe, seed config.seed: its validation errors and NLL at its length, and its curve."""
         ctx, config = self.ctx, self.ctx.config
         trained, init, inputs = self.recipe(changes)
-        targets = self.targets(changes.get("teacher", "committed"))
+        targets = self.get_or_train_targets(changes.get("teacher", "committed"))
         artifact_key = training_key(trained, ctx.data.train, config.seed, targets.id,
-                                    model=f"mlp {UNITS[0]}-{UNITS[1]}", row="protocol", init=init, inputs=inputs)
+                                    model=student_model(), row="protocol", init=init, inputs=inputs)
 
         def train(backup):
             curves = []
@@ -99,7 +104,7 @@ class Nets:
         history.net = net
         return history
 
-    def targets(self, name):
+    def get_or_train_targets(self, name):
         """The screen's teacher logits (cache.TeacherLogits) on the training and validation images."""
         ctx = self.ctx
         if name == "committed":  # the run's paper teacher, whose logits the Context computes once
@@ -119,7 +124,9 @@ class Nets:
             return dataclasses.replace(config, epochs=config.paper_teacher_epochs), {}, paper_teacher.MODEL
         recipe = {k: self.resolve(v) for k, v in DROPOUT_PAPER_TEACHER.items()}
         shape = {k: recipe.pop(k) for k in ("max_norm", "init", "inputs")}
-        trained = dataclasses.replace(config, **recipe, learning_rate=self.teacher_rate(recipe, shape))
+        if self.teacher_rate is None:
+            self.teacher_rate = self.probed_teacher_rate(recipe, shape)
+        trained = dataclasses.replace(config, **recipe, learning_rate=self.teacher_rate)
         return trained, shape, "dropout paper teacher 1200-1200"
 
     def dropout_paper_teacher(self):
@@ -142,7 +149,7 @@ class Nets:
         self.teacher_record = {**record, "probe": self.teacher_probe, "rate": trained.learning_rate}  # + val_errors
         return teacher
 
-    def teacher_rate(self, recipe, shape):
+    def probed_teacher_rate(self, recipe, shape):
         """The dropout-paper teacher's eps0: the lowest validation NLL after config.protocol_probe_epochs among
         config.protocol_teacher_rates (config says why it is probed); each probe is a unit."""
         ctx, config = self.ctx, self.ctx.config
@@ -167,11 +174,12 @@ class Nets:
                 + ", ".join(f"{r}: {score(v):.4f}" for r, v in self.teacher_probe.items()) + ")")
         return rate
 
-    def fit_teacher(self, trained, shape, train, val, seed, artifact_key, backup, name="dropout-paper teacher"):
+    def fit_teacher(self, trained, shape, train, val, seed, artifact_key, backup, name="dropout-paper teacher",
+                    model_name=TEACHER_FILE):
         """(a teacher of models.paper_teacher(**shape), weights seeded by `seed`, trained on `train` with `trained`'s
         settings; its history; its ValidationCurve, or None without `val`)."""
         keras.utils.set_random_seed(seed)
-        teacher = models.paper_teacher(TEACHER_UNITS, name=TEACHER_FILE, **shape)
+        teacher = models.paper_teacher(TEACHER_UNITS, name=model_name, **shape)
         curve = None if val is None else ValidationCurve(teacher, val, self.ctx.config.protocol_curve_every,
                                                          None if backup is None else backup / "curve.json")
         history = train_on_labels(teacher, train, val, trained, callbacks=[] if curve is None else [curve],

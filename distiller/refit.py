@@ -4,8 +4,9 @@ the teacher, the 800-800 student on labels, the 800-800 student distilled withou
 for like. A seed's rows run one after another, so that their paired differences come from one processor; each
 record names its machine.
 
-Class 3 cannot choose b on images its teacher and student trained on: Student2.0(-3) distils on the 55,000 training
-images without their 3s, and b is chosen on the 5,000 validation images, which it never saw.
+Class 3 cannot choose b on images its student trained on: Student2.0(-3) distils on the 55,000 training images
+without their 3s, and b is chosen on its logits for the 5,000 validation images, which it never saw (its teacher did:
+b reads the student only).
 """
 
 import dataclasses
@@ -28,44 +29,39 @@ def all_images(data):
     return tuple(np.concatenate(pair) for pair in zip(data.train, data.val))
 
 
-def refit(nets, changes, length):
-    """The refit of the arm of `changes` (config.PROTOCOL_ARMS) at `length` epochs: {"seeds": [each seed's rows]}."""
+def get_or_train_refit(nets, changes, length):
+    """The refit of the arm of `changes` (config.PROTOCOL_ARMS) at `length` epochs: {"seeds": [each seed's rows]}.
+    Hours: every teacher and student is saved or a finished unit, and reused under its key."""
     config, data = nets.ctx.config, nets.ctx.data
     return {"images": len(data.train[0]) + len(data.val[0]), "class3_images": len(data.train[0]),
             "held_out": len(data.val[0]),
             "seeds": [one_seed(nets, changes, length, seed) for seed in seeds_of(config, config.protocol_refit_seeds)]}
 
 
-def planned_work(nets, changes, length):
-    """What the refit's student units cost (resume.Units.expect; its teachers are not units)."""
-    plain, distilled = recipes(nets, changes, length)
-    return nets.ctx.config.protocol_refit_seeds * work(protocol_nets.UNITS[0], plain.epochs + 2 * distilled.epochs)
-
-
-def recipes(nets, changes, length):
-    """(the plain row's Config, the distilled row's): config.protocol_refit_seeds says why the plain row's length."""
-    trained, _, _ = nets.recipe(changes)
+def row_configs(nets, changes, length):
+    """(the plain row's Config, the distilled row's, init, inputs) of the arm of `changes` at `length` epochs: the
+    comment of config.protocol_refit_seeds says why the plain row's length."""
+    trained, init, inputs = nets.recipe(changes)
     distilled = dataclasses.replace(trained, epochs=length)
     plain_epochs = nets.ctx.config.epochs if trained.optimizer == "adam" else length
-    return dataclasses.replace(distilled, epochs=plain_epochs), distilled
+    return dataclasses.replace(distilled, epochs=plain_epochs), distilled, init, inputs
 
 
 def one_seed(nets, changes, length, seed):
     """One seed's rows: the teacher's, plain's and distilled's test records, and class 3's."""
     ctx = nets.ctx
     images = all_images(ctx.data)
-    teacher, teacher_record = refit_teacher(nets, changes.get("teacher", "committed"), images, seed)
+    teacher, teacher_record = get_or_train_refit_teacher(nets, changes.get("teacher", "committed"), images, seed)
     z = cache.teacher_logits(teacher, images[0], ctx.out / "teacher_logits")
     targets = cache.TeacherLogits(z, None, id=keys.digest(cache.logits_key(teacher, images[0])))
-    plain, distilled = recipes(nets, changes, length)
-    _, init, inputs = nets.recipe(changes)
+    plain, distilled, init, inputs = row_configs(nets, changes, length)
     return {"seed": seed, "teacher": teacher_record,
-            "plain": student(nets, plain, init, inputs, images, None, seed, "refit plain"),
-            "distilled": student(nets, distilled, init, inputs, images, targets, seed, "refit distilled"),
+            "plain": refit_row(nets, plain, init, inputs, images, None, seed, "refit plain"),
+            "distilled": refit_row(nets, distilled, init, inputs, images, targets, seed, "refit distilled"),
             "class3": class3(nets, distilled, init, inputs, targets, seed)}
 
 
-def refit_teacher(nets, name, images, seed):
+def get_or_train_refit_teacher(nets, name, images, seed):
     """(this seed's teacher of recipe `name` trained on all 60,000 images, its record): saved in OUT_DIR/protocol/
     under its key, or trained now (an hour or more: backed up every epoch, a rerun resumes)."""
     ctx = nets.ctx
@@ -79,19 +75,21 @@ def refit_teacher(nets, name, images, seed):
                 f"images (about {resume.duration(cost)} on 2 cores without AVX-512; a kill resumes from the last "
                 "epoch)")
         teacher, history, _ = nets.fit_teacher(trained, shape, images, None, seed, artifact_key, backup,
-                                               name=f"refit teacher (seed {seed})")
+                                               name=f"refit teacher (seed {seed})", model_name=f"refit_teacher_{name}")
         return teacher, record(teacher, ctx.data.test, history.seconds, seed)
 
-    teacher, saved = artifacts.get_or_train(ctx.out / NAME, f"refit_teacher_seed{seed}", artifact_key,
+    # The recipe in the file's name: a run that chose the other teacher does not replace one of hours.
+    teacher, saved = artifacts.get_or_train(ctx.out / NAME, f"refit_teacher_{name}_seed{seed}", artifact_key,
                                             f"Protocol refit teacher (seed {seed})", train, trained, ctx.log)
     shutil.rmtree(backup, ignore_errors=True)  # also one left by a kill between the save and its removal
     return teacher, saved
 
 
-def student(nets, trained, init, inputs, images, targets, seed, label):
+def refit_row(nets, trained, init, inputs, images, targets, seed, label):
     """One 800-800 student trained with `trained` on all 60,000 images (distilled from `targets`, or on labels when
     None), a unit of the stage: its test record."""
-    artifact_key = training_key(trained, images, seed, None if targets is None else targets.id, model=model_name(),
+    artifact_key = training_key(trained, images, seed, None if targets is None else targets.id,
+                                model=protocol_nets.student_model(),
                                 row="protocol refit", init=init, inputs=inputs)
 
     def train(backup):
@@ -110,7 +108,7 @@ def class3(nets, trained, init, inputs, targets, seed):
     n = len(data.train[0])
     transfer, keep = bias_shift.transfer_set_without(*data.train)
     transfer_targets = cache.TeacherLogits(targets[0][:n][keep], targets[0][n:], id=targets.id)
-    artifact_key = training_key(trained, transfer, seed, targets.id, model=f"{model_name()} without 3s",
+    artifact_key = training_key(trained, transfer, seed, targets.id, model=f"{protocol_nets.student_model()} without 3s",
                                 row="protocol refit", init=init, inputs=inputs)
 
     def train(backup):
@@ -123,11 +121,6 @@ def class3(nets, trained, init, inputs, targets, seed):
     return nets.progress.run(unit_name("refit-minus3", seed, artifact_key), train,
                              f"Protocol refit Student2.0(-3) (seed {seed})",
                              work=work(protocol_nets.UNITS[0], trained.epochs * len(transfer[0]) // len(targets[0])))
-
-
-def model_name():
-    units = protocol_nets.UNITS
-    return f"mlp {units[0]}-{units[1]}"
 
 
 def record(model, test, seconds, seed):

@@ -102,6 +102,14 @@ def test_the_arms_are_screened_on_validation_only_the_choice_is_refit_and_a_reru
     data = blocks((200, 100))
     plant_paper_teacher(config, data, tmp_path)
     monkeypatch.setattr(experiments, "prepare_data", lambda *_: data)
+    fits, fit_student = {}, protocol_nets.Nets.fit_student  # what each student learned from and for how long
+
+    def spied(self, trained, init, inputs, train, val, targets, seed, backup, label, *rest, **options):
+        fits[label, seed] = {"images": len(train[0]), "labels": set(train[1].tolist()), "val": val, "epochs":
+                             trained.epochs}
+        return fit_student(self, trained, init, inputs, train, val, targets, seed, backup, label, *rest, **options)
+
+    monkeypatch.setattr(protocol_nets.Nets, "fit_student", spied)
     lines = []
     experiments.run(config, ["protocol"], log=lines.append)
     result = json.loads((tmp_path / "results.json").read_text())["protocol"]["result"]
@@ -125,18 +133,23 @@ def test_the_arms_are_screened_on_validation_only_the_choice_is_refit_and_a_reru
     # The refit: the chosen arm's recipe on all 300 images (training and validation), one teacher per seed, on test.
     seeds = result["refit"]["seeds"]
     assert [s["seed"] for s in seeds] == [0, 1]
+    teacher_name = PROTOCOL_ARMS[result["chosen"]][0].get("teacher", "committed")
+    sgd = PROTOCOL_ARMS[result["chosen"]][0].get("optimizer") == "dropout_sgd"
     for s in seeds:
-        teacher = json.loads((tmp_path / "protocol" / f"refit_teacher_seed{s['seed']}.json").read_text())
+        teacher = json.loads((tmp_path / "protocol" / f"refit_teacher_{teacher_name}_seed{s['seed']}.json").read_text())
         assert teacher["key"]["data"] == keys.array_digest(*refit.all_images(data))
-        dropout_paper = PROTOCOL_ARMS[result["chosen"]][0].get("teacher") == "dropout_paper"
-        assert teacher["config"]["optimizer"] == ("dropout_sgd" if dropout_paper else "adam")
-        assert teacher["record"]["errors"] == s["teacher"]["errors"]
-        for row in ("teacher", "plain", "distilled", "class3"):
-            assert 0 <= s[row]["errors"] <= 100 and s[row]["machine"]
+        assert teacher["config"]["optimizer"] == ("dropout_sgd" if teacher_name == "dropout_paper" else "adam")
+        plain, distilled = fits["refit plain", s["seed"]], fits["refit distilled", s["seed"]]
+        assert plain["images"] == distilled["images"] == 300 and plain["val"] is distilled["val"] is None
+        assert (plain["epochs"], distilled["epochs"]) == ((result["length"] if sgd else 1), result["length"])
+        minus3 = fits["refit Student2.0(-3)", s["seed"]]  # the training split without its 3s; validated on the rest
+        assert minus3["images"] == np.sum(data.train[1] != 3) and 3 not in minus3["labels"]
+        assert minus3["val"] is data.val
         c3 = s["class3"]  # b from the validation curve only, under both rules
         assert [c3["rules"][r]["bias"] for r in ("assignment", "fewest")] == [
             bias_shift.choose_bias(c3["curve"], 0), bias_shift.choose_bias(c3["curve"])]
-    first, second = (models.load(tmp_path / "protocol" / f"refit_teacher_seed{seed}.keras") for seed in (0, 1))
+    first, second = (models.load(tmp_path / "protocol" / f"refit_teacher_{teacher_name}_seed{seed}.keras")
+                     for seed in (0, 1))
     assert not np.array_equal(first.get_weights()[0], second.get_weights()[0])  # a teacher per seed
     assert any("refit on all 300 images, 2 seeds" in line for line in lines)
 
@@ -172,3 +185,17 @@ def test_a_killed_sgd_run_resumes_to_the_uninterrupted_weights(tmp_path, capsys)
     assert "resuming at epoch 3 of 4" in capsys.readouterr().out  # not trained again from its start
     for a, b in zip(whole, resumed, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_the_refit_rows_lengths_follow_the_rule_written_before_the_choice():
+    """config.protocol_refit_seeds: the plain row is as long as the paper stage's (config.epochs) under Adam, as the
+    chosen arm under the dropout paper's SGD; the distilled row as the chosen arm."""
+    from types import SimpleNamespace
+
+    nets = protocol_nets.Nets(SimpleNamespace(config=Config(epochs=20)), progress=None)
+    nets.rate = 0.1
+    plain, distilled, init, inputs = refit.row_configs(nets, PROTOCOL_ARMS["today"][0], 60)
+    assert (plain.epochs, distilled.epochs, plain.optimizer, init, inputs) == (20, 60, "adam", "glorot", "normalized")
+    plain, distilled, init, inputs = refit.row_configs(nets, PROTOCOL_ARMS["all"][0], 400)
+    assert (plain.epochs, distilled.epochs, plain.learning_rate, plain.batch_size) == (400, 400, 0.1, 100)
+    assert (distilled.temperature, distilled.lambda_, init, inputs) == (20.0, 10.0, "normal", "unit")

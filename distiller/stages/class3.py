@@ -97,11 +97,13 @@ def render(section, name=NAME):
 
 
 def shifted_rows(result):
-    """Student2.0(-3) + b under each rule (a section written before both were measured: the one chosen), and the
-    paper's +3.5 (it does not say how it chose b)."""
+    """Student2.0(-3) + b under both rules and the one --bias-tolerance chose (a section written before both were
+    measured: that one only), and the paper's +3.5 (it does not say how it chose b)."""
     paper = result["paper"]
-    rules = result.get("both_rules") or {"chosen": {**result["records"]["shifted"], "bias": result["bias"],
-                                                    "rule": result["rule"]}}
+    chosen = {**result["records"]["shifted"], "bias": result["bias"], "rule": result["rule"]}
+    rules = dict(result.get("both_rules") or {})
+    if all(rule["rule"] != chosen["rule"] for rule in rules.values()):  # --bias-tolerance K, K > 0: a third rule
+        rules["chosen"] = chosen
     rows = [f"| Student2.0(-3) + b, {rule['rule']}: b = +{rule['bias']:g} | {rule['errors']} | {rule['errors_on_3']} "
             "| | |" for rule in rules.values()]
     paper_row = (f"| paper: Student2.0(-3) + {paper['bias']:g} | | | {paper['shifted']['errors']} | "

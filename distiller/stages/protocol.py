@@ -44,7 +44,7 @@ def run(ctx, progress):
     ctx.log(f"Protocol: chosen on validation (the lowest validation NLL): {chosen}, {length} epochs; refit on all "
             f"{len(refit.all_images(ctx.data)[0]):,} images, {config.protocol_refit_seeds} seeds")
     return {"probe": probe, "rate": nets.rate, "arms": arms, "chosen": chosen, "length": length,
-            "teacher": nets.teacher_record, "paper": PAPER, "refit": refit.refit(nets, PROTOCOL_ARMS[chosen][0], length)}
+            "teacher": nets.teacher_record, "paper": PAPER, "refit": refit.get_or_train_refit(nets, PROTOCOL_ARMS[chosen][0], length)}
 
 
 def screened_arm(nets, name):
@@ -56,7 +56,7 @@ def screened_arm(nets, name):
 def costs(config):
     """(width, epochs) of every unit, for the time left (the teachers are not units: not counted; the dropout
     paper teacher's probes, with dropout and jitter, cost about 3 plain epochs an epoch; the refit's students are
-    counted at today's length)."""
+    counted at today's length: the choice is not known yet, and an SGD arm's is longer)."""
     student = [(UNITS[0], config.protocol_probe_epochs)] * len(config.protocol_rates)
     student += [(TEACHER_UNITS[0], 3 * config.protocol_probe_epochs)] * len(config.protocol_teacher_rates)
     for changes, _ in PROTOCOL_ARMS.values():
