@@ -117,6 +117,10 @@ def plot(result, out, name=NAME):
     ax.plot(curve["bias"], curve["errors_on_digit"], label="errors on 3s")
     ax.plot(curve["bias"], curve["errors_on_others"], label="errors on other digits")
     ax.axvline(result["bias"], color="gray", linestyle="--", label=f"chosen b = +{result['bias']:g}")
+    assignment = result.get("both_rules", {}).get("assignment")
+    if assignment and assignment["bias"] != result["bias"]:
+        ax.axvline(assignment["bias"], color="gray", linestyle=":",
+                   label=f"b = +{assignment['bias']:g}: no new error on other digits")
     ax.set(xlabel="b added to the bias of output 3", ylabel="validation errors", title="Student2.0(-3): the bias shift")
     ax.legend()
     save(fig, out / "class3_bias.png")
