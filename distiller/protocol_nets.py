@@ -110,7 +110,7 @@ class Nets:
         if name == "committed":  # the run's paper teacher, whose logits the Context computes once
             return ctx.paper_logits(ctx.get_or_train_paper_teacher())
         if name not in self.teachers:
-            self.teachers[name] = cache.teacher_logits_for(self.dropout_paper_teacher(), ctx.data,
+            self.teachers[name] = cache.teacher_logits_for(self.get_or_train_dropout_paper_teacher(), ctx.data,
                                                            ctx.out / "teacher_logits")
             self.teacher_record["val_errors"] = count_errors(predictions(self.teachers[name][1]), ctx.data.val[1])
         return self.teachers[name]
@@ -118,7 +118,7 @@ class Nets:
     def teacher_recipe(self, name):
         """(the Config a teacher of recipe `name` trains with, the keyword arguments of models.paper_teacher, the
         key's model name): "committed", the paper teacher's; "dropout_paper", the dropout paper's at its probed
-        rate."""
+        rate (the first call probes it: short units of `progress`)."""
         config = self.ctx.config
         if name == "committed":
             return dataclasses.replace(config, epochs=config.paper_teacher_epochs), {}, paper_teacher.MODEL
@@ -129,7 +129,7 @@ class Nets:
         trained = dataclasses.replace(config, **recipe, learning_rate=self.teacher_rate)
         return trained, shape, "dropout paper teacher 1200-1200"
 
-    def dropout_paper_teacher(self):
+    def get_or_train_dropout_paper_teacher(self):
         """The dropout paper's teacher (config.DROPOUT_PAPER_TEACHER) at the probed rate: saved in OUT_DIR/protocol/
         under its key, or trained now (hours: backed up every epoch, a rerun resumes)."""
         ctx = self.ctx
