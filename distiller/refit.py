@@ -70,10 +70,9 @@ def get_or_train_refit_teacher(nets, name, images, seed):
     backup = ctx.out / resume.BACKUPS / NAME / f"refit-teacher-{keys.digest(artifact_key)}"
 
     def train():
-        cost = trained.epochs * len(images[0]) * paper_teacher.SECONDS_PER_EPOCH_AND_IMAGE
         ctx.log(f"Protocol refit teacher (seed {seed}): {model}, {trained.epochs} epochs on all {len(images[0]):,} "
-                f"images (about {resume.duration(cost)} on 2 cores without AVX-512; a kill resumes from the last "
-                "epoch)")
+                f"images ({paper_teacher.cost_of(trained.epochs, len(images[0]))} without AVX-512; a kill resumes "
+                "from the last epoch)")
         teacher, history, _ = nets.fit_teacher(trained, shape, images, None, seed, artifact_key, backup,
                                                name=f"refit teacher (seed {seed})", model_name=f"refit_teacher_{name}")
         return teacher, record(teacher, ctx.data.test, history.seconds, seed)
@@ -120,7 +119,7 @@ def class3(nets, trained, init, inputs, targets, seed):
 
     return nets.progress.run(unit_name("refit-minus3", seed, artifact_key), train,
                              f"Protocol refit Student2.0(-3) (seed {seed})",
-                             work=work(protocol_nets.UNITS[0], trained.epochs * len(transfer[0]) // len(targets[0])))
+                             work=work(protocol_nets.UNITS[0], trained.epochs))  # as protocol.costs counts it
 
 
 def record(model, test, seconds, seed):
