@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from distiller import bias_shift, curve, experiments, keys, models, protocol_nets, refit, training
+from distiller import bias_shift, curve, experiments, keys, make_run_teacher, models, protocol_nets, refit, training
 from distiller.config import PROTOCOL_ARMS, Config
 from distiller.optimizers import DropoutPaperSGD, for_config
 from tests.conftest import blocks, plant_paper_teacher
@@ -98,7 +98,8 @@ def test_the_arms_are_screened_on_validation_only_the_choice_is_refit_and_a_reru
     config = Config(out_dir=str(tmp_path), batch_size=50, jit_compile=False, steps_per_execution=1, epochs=1,
                     paper_teacher_epochs=2, protocol_today=(3.0, 0.5, 2), protocol_epochs=3, protocol_teacher_epochs=2,
                     protocol_rates=(0.3, 0.03), protocol_teacher_rates=(1.0, 0.1), protocol_probe_epochs=1,
-                    protocol_curve_every=2, protocol_refit_seeds=2)
+                    protocol_curve_every=2, protocol_refit_seeds=2, kd_epochs=1, protocol_make_run_seeds=2)
+    monkeypatch.setattr(models, "STUDENT_UNITS", (8, 8))  # make run's Student2.0, from each teacher (item 7)
     data = blocks((200, 100))
     plant_paper_teacher(config, data, tmp_path)
     monkeypatch.setattr(experiments, "prepare_data", lambda *_: data)
@@ -129,6 +130,13 @@ def test_the_arms_are_screened_on_validation_only_the_choice_is_refit_and_a_reru
     assert list(probe) == ["1", "0.1"]
     chosen = json.loads((tmp_path / "protocol" / f"{protocol_nets.TEACHER_FILE}.json").read_text())["config"]
     assert chosen["learning_rate"] == float(min(probe, key=lambda rate: probe[rate]["val_nll"]))
+
+    # Item 7: make run's Student2.0 from either teacher, per seed, on validation; the new one wins only if lower.
+    check = result["make_run_teacher"]
+    assert [len(check[t]["val_errors"]) for t in make_run_teacher.TEACHERS] == [2, 2]
+    assert all(0 <= e <= len(data.val[1]) for t in make_run_teacher.TEACHERS for e in check[t]["val_errors"])
+    assert (check["verdict"] == "replace") == (check["dropout_paper"]["mean"] < check["committed"]["mean"])
+    assert any("make run's Student2.0, validation errors per seed" in line for line in lines)
 
     # The refit: the chosen arm's recipe on all 300 images (training and validation), one teacher per seed, on test.
     seeds = result["refit"]["seeds"]
@@ -199,3 +207,18 @@ def test_the_refit_rows_lengths_follow_the_rule_written_before_the_choice():
     plain, distilled, init, inputs = refit.row_configs(nets, PROTOCOL_ARMS["all"][0], 400)
     assert (plain.epochs, distilled.epochs, plain.learning_rate, plain.batch_size) == (400, 400, 0.1, 100)
     assert (distilled.temperature, distilled.lambda_, init, inputs) == (20.0, 10.0, "normal", "unit")
+
+
+@pytest.mark.parametrize("dropout_paper, verdict", [([40, 42, 41], "replace"), ([41, 43, 41], "keep"),
+                                                     ([45, 40, 40], "keep")])
+def test_make_run_switches_teacher_only_if_the_new_one_is_better_on_validation(monkeypatch, dropout_paper, verdict):
+    """Item 7's rule (config.protocol_make_run_seeds): seeds 0, 1, 2, the mean of the last epoch's validation errors;
+    the dropout paper's teacher replaces the committed one only when its mean is lower (a tie, 41.67, keeps it)."""
+    from types import SimpleNamespace
+
+    errors = {"committed": [41, 43, 41], "dropout_paper": dropout_paper}
+    monkeypatch.setattr(make_run_teacher, "trained_once", lambda nets, row, seed: errors[row.teacher][seed])
+    nets = SimpleNamespace(ctx=SimpleNamespace(config=Config()))
+    result = make_run_teacher.compare(nets, views_of=lambda name: None)
+    assert result["verdict"] == verdict and result["committed"]["val_errors"] == [41, 43, 41]
+    assert ("switch teachers" in make_run_teacher.verdict_line(result)) == (verdict == "replace")

@@ -11,9 +11,10 @@ The nets and their teachers are in protocol_nets.py. The dropout paper's teacher
 teachers are backed up every epoch and resume across sessions; they are saved in OUT_DIR/protocol/ under their keys.
 """
 
-from distiller import refit
+from distiller import make_run_teacher, refit
 from distiller.config import PROTOCOL_ARMS
 from distiller.evaluate import mean_std
+from distiller.models import STUDENT_UNITS
 from distiller.protocol_nets import NAME, TEACHER_UNITS, UNITS, Nets, score, work
 from distiller.report import provenance
 
@@ -30,7 +31,8 @@ PAPER = {"teacher": 67, "plain": 146, "distilled": 74, "class3": {"errors": 206,
 def run(ctx, progress):
     config = ctx.config
     progress.expect(len(config.protocol_rates) + len(config.protocol_teacher_rates) + len(PROTOCOL_ARMS)
-                    + 3 * config.protocol_refit_seeds, work=sum(work(*cost) for cost in costs(config)))
+                    + 2 * config.protocol_make_run_seeds + 3 * config.protocol_refit_seeds,
+                    work=sum(work(*cost) for cost in costs(config)))
     nets = Nets(ctx, progress)
     probe = {f"{rate:g}": nets.screened({"optimizer": "dropout_sgd", "batch_size": 100, "learning_rate": rate,
                                          "epochs": config.protocol_probe_epochs}, f"probe eps0={rate:g}")
@@ -43,8 +45,11 @@ def run(ctx, progress):
     length = arms[chosen]["length"]
     ctx.log(f"Protocol: chosen on validation (the lowest validation NLL): {chosen}, {length} epochs; refit on all "
             f"{len(refit.all_images(ctx.data)[0]):,} images, {config.protocol_refit_seeds} seeds")
+    make_run = make_run_teacher.compare(nets, nets.views_of)  # item 7, before the refit's hours
+    ctx.log(f"Protocol: {make_run_teacher.verdict_line(make_run)}")
     return {"probe": probe, "rate": nets.rate, "arms": arms, "chosen": chosen, "length": length,
-            "teacher": nets.teacher_record, "paper": PAPER, "refit": refit.get_or_train_refit(nets, PROTOCOL_ARMS[chosen][0], length)}
+            "teacher": nets.teacher_record, "paper": PAPER, "make_run_teacher": make_run,
+            "refit": refit.get_or_train_refit(nets, PROTOCOL_ARMS[chosen][0], length)}
 
 
 def screened_arm(nets, name):
@@ -61,6 +66,7 @@ def costs(config):
     student += [(TEACHER_UNITS[0], 3 * config.protocol_probe_epochs)] * len(config.protocol_teacher_rates)
     for changes, _ in PROTOCOL_ARMS.values():
         student.append((UNITS[0], config.protocol_epochs if changes.get("epochs") else config.protocol_today[2]))
+    student += [(STUDENT_UNITS[0], config.kd_epochs)] * 2 * config.protocol_make_run_seeds
     return student + [(UNITS[0], config.protocol_today[2])] * 3 * config.protocol_refit_seeds
 
 
@@ -81,6 +87,8 @@ def render(section, name=NAME):
                   + ", ".join(f"{k}: NLL {v['val_nll']:.4f}" for k, v in t["probe"].items())
                   + f"), {t['length']} epochs, {t['val_errors']} validation errors, {t['seconds']:.0f} s."]
     lines += ["", f"Chosen (lowest validation NLL): **{r['chosen']}**, {r['length']} epochs.", ""]
+    if r.get("make_run_teacher"):  # item 7; a section written before it existed has none
+        lines += [make_run_teacher.verdict_line(r["make_run_teacher"]), ""]
     if r.get("refit"):  # a section written before the refit existed has none
         lines += render_refit(r["refit"], r["paper"])
     return lines + [provenance(section, epochs="epochs per arm", seeds=1), ""]
