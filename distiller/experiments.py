@@ -107,5 +107,6 @@ def run_stages(ctx, names):
             section = stage.NAME + (ctx.section_suffix() if getattr(stage, "DISTIL_FROM", False) else "")
             progress = resume.Units(ctx.out, section, ctx.log, keep=getattr(stage, "KEEP_UNITS", False),
                                     shows=getattr(stage, "SHOWS", "errors"))
-            report.update(ctx.out, section, ctx.config, stage.run(ctx, progress), ctx.log)
+            result = stage.run(ctx, progress)
+            report.update(ctx.out, section, ctx.config, result, ctx.log, seeds=getattr(stage, "SEEDS", None))
             progress.finish()
