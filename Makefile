@@ -10,8 +10,7 @@ run: $(INSTALLED)
 	$(PY) train.py
 
 # Two pytest-xdist workers, one test file each at a time (a file's fixtures are built once): most of a test's
-# time is single-threaded Python and XLA compiling, so two share the 2 cores well
-# (a clean clone, 2026-11-29: 12 min 33 s serial, 7 min 13 s with two workers).
+# time is single-threaded Python and XLA compiling, so two share the 2 cores well.
 # The 10 slowest tests are listed after the run: CI must stay well inside 15 minutes.
 test: $(INSTALLED)
 	$(PY) -m pytest -q --durations=10 -n 2 --dist loadfile

@@ -40,7 +40,7 @@ def fits_interrupted(fits, seed, deferred):
 
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((3000, 784)).astype(np.float32), rng.integers(0, 10, 3000)
-    soft = rng.standard_normal((3000, 10)).astype(np.float32)
+    teacher_logits = rng.standard_normal((3000, 10)).astype(np.float32)
     config = dataclasses.replace(Config(), epochs=3)
     moments = random.Random(seed)
     training.deferred = errors.deferred if deferred else contextlib.nullcontext
@@ -50,7 +50,8 @@ def fits_interrupted(fits, seed, deferred):
             timer = threading.Timer(moments.uniform(0, 2.5), os.kill, [os.getpid(), signal.SIGINT])
             timer.start()
             try:
-                training.distil(models.student(), (x, y), (x[:500], y[:500]), (soft, soft[:500]), config, verbose=0)
+                training.distil(models.student(), (x, y), (x[:500], y[:500]), (teacher_logits, teacher_logits[:500]),
+                                config, verbose=0)
                 timer.join()
                 errors.raise_if_interrupted()  # the fit ended before the signal came
             except KeyboardInterrupt:

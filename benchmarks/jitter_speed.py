@@ -25,8 +25,8 @@ import tensorflow as tf
 
 from distiller import augment, models
 from distiller.config import Config, checked
+from distiller.data import prepare_data
 from distiller.dropout import HashedDropout
-from distiller.experiments import prepare_data
 from distiller.stages.speed import EpochClock
 from distiller.training import train_on_labels
 

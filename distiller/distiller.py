@@ -48,7 +48,9 @@ class Distiller(keras.Model):
         # (and so changes) Python's global random state.
         self.seed = seed
         self.view_seed_generator = keras.random.SeedGenerator(seed)
-        # Built when the student is: its weights are the only ones trained (BackupAndRestore needs this).
+        # Built when the student is (its weights are the only ones trained): a subclassed model is otherwise built
+        # only at its first step, but a resumed fit loads its backup's weights before any step (on_train_begin), and
+        # Keras refuses to load weights into a model not yet built.
         self.built = student.built
         if teacher is not None:
             refuse_probabilities(teacher)  # once, here: no step pays for it

@@ -7,28 +7,9 @@ record of its finished units (resume.Units), and returns its section of results.
 import dataclasses
 from pathlib import Path
 
-import numpy as np
-
 from distiller import atomic, cache, models, paper_teacher, report, resume, stages
-from distiller.data import load_mnist, preprocess, split_validation
+from distiller.data import Splits, prepare_data
 from distiller.errors import DistillerError, raise_if_interrupted
-
-
-@dataclasses.dataclass
-class Splits:
-    """Preprocessed (x, y) pairs. Choices use `val`; `test` is read only for the report."""
-
-    train: tuple
-    val: tuple
-    test: tuple
-
-
-def prepare_data(config, log=print):
-    (x, y), (x_test, y_test) = load_mnist(config.data_dir, log=log)
-    train, val = split_validation(preprocess(x), y.astype(np.int64), config.val_size, config.seed)
-    if config.train_size:
-        train = (train[0][: config.train_size], train[1][: config.train_size])
-    return Splits(train, val, (preprocess(x_test), y_test.astype(np.int64)))
 
 
 def output_dir(config):
@@ -126,5 +107,6 @@ def run_stages(ctx, names):
             section = stage.NAME + (ctx.section_suffix() if getattr(stage, "DISTIL_FROM", False) else "")
             progress = resume.Units(ctx.out, section, ctx.log, keep=getattr(stage, "KEEP_UNITS", False),
                                     shows=getattr(stage, "SHOWS", "errors"))
-            report.update(ctx.out, section, ctx.config, stage.run(ctx, progress), ctx.log)
+            result = stage.run(ctx, progress)
+            report.update(ctx.out, section, ctx.config, result, ctx.log, seeds=getattr(stage, "SEEDS", None))
             progress.finish()

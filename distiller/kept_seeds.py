@@ -1,9 +1,14 @@
-"""A run with fewer seeds than the section it replaces (`make run` after `python train.py --seeds 3`) keeps the
-section's other seeds when they were made as this run would make them: one seed never silently takes the place
-of three. Every record carries the digest of its key (keys.digest), so "made as this run would" is checked, not
-assumed; a seed made with other settings, split, data or code is replaced, and the log says so in one line.
+"""Results are never taken back by a run with fewer seeds.
 
-The section's date, command and commit are this run's; a kept seed keeps its own, in the result's "kept".
+The students stage keeps an earlier section's other seeds when they were made as this run would make them (`make
+run` after `python train.py --seeds 3`): one seed never silently takes the place of three. Every record carries the
+digest of its key (keys.digest), so "made as this run would" is checked, not assumed; a seed made with other
+settings, split, data or code is replaced, and the log says so in one line. The section's date, command and commit
+are this run's; a kept seed keeps its own, in the result's "kept".
+
+The other stages that run several seeds (those with SEEDS, the config field counting their seeds) keep whole
+sections instead (`place`): a run with fewer seeds and the same other settings writes its section beside the
+earlier one, as "<section>, seeds=<n>"; a run with other settings, or with as many seeds or more, replaces it.
 """
 
 import json
@@ -82,3 +87,51 @@ def line(name, kept, replaced, ran, old):
         parts.append(f"replaced the earlier results' {listed(replaced)} ({made_by(replaced)}): made with other "
                      "settings, split, data or code (their keys differ from this run's)")
     return f"{name}: this run trained {listed(ran)}; " + "; ".join(parts)
+
+
+# --- whole sections: the stages with SEEDS (report.update) ---------------------------------------------------------
+
+BESIDE = ", seeds="  # "<section>, seeds=<n>": a run with fewer seeds, beside the section it would have replaced
+FOLDERS = {"out_dir", "data_dir"}  # where a run read and wrote: no setting of its numbers
+
+
+def beside(section, seeds):
+    return f"{section}{BESIDE}{seeds}"
+
+
+def beside_sections(results, section):
+    """The names of the sections that runs with fewer seeds set beside `section`, most seeds first."""
+    return sorted((name for name in results if name.startswith(section + BESIDE)),
+                  key=lambda name: -int(name.rsplit("=", 1)[1]))
+
+
+def other_settings(old, new):
+    """The fields, other than seed counts and folders, in which two sections' configs (dicts, as in results.json)
+    differ."""
+    counts_seeds = lambda field: field == "seeds" or field.endswith("_seeds")
+    return sorted(f for f in old.keys() | new.keys()
+                  if not counts_seeds(f) and f not in FOLDERS and old.get(f) != new.get(f))
+
+
+def place(results, section, config, seeds, log=print):
+    """(the name under which `section`, made with `config` (a dict), goes in `results`; the names it drops).
+
+    seeds: the config field that counts the section's seeds (the stage's SEEDS). With fewer seeds than the earlier
+    section and its other settings, the earlier one stays and the new one goes beside it; otherwise it replaces the
+    earlier one, and the sections set beside that are dropped with it."""
+    old = results.get(section)
+    if old is None:
+        return section, []
+    n, before, differ = config[seeds], old.get("config", {}).get(seeds), other_settings(old.get("config", {}), config)
+    if not differ and before is not None and n < before:
+        log(f"{section}: kept the earlier section of results.json ({before} seeds) as it was; this run's {n} "
+            f"seed(s), with the same other settings, are written beside it as \"{beside(section, n)}\"")
+        return beside(section, n), []
+    dropped = beside_sections(results, section)
+    if differ:
+        log(f"{section}: replaced the earlier section of results.json, made with other settings ({', '.join(differ)})"
+            + (f"; dropped {', '.join(map(repr, dropped))}, set beside it" if dropped else ""))
+    elif dropped:
+        log(f"{section}: this run's {n} seed(s) replace the earlier section and {', '.join(map(repr, dropped))}, "
+            "set beside it with fewer")
+    return section, dropped

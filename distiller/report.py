@@ -22,7 +22,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display on servers or in CI
 import matplotlib.pyplot as plt
 
-from distiller import atomic
+from distiller import atomic, kept_seeds
 from distiller.evaluate import mean_std
 
 FROM_PAPER_TEACHER = "_from_paper_teacher"  # section suffix of the stages run with --distil-from paper
@@ -93,20 +93,34 @@ def read_results(out, log=print):
     return {}
 
 
-def update(out, section, config, result, log=print):
-    results = read_results(out, log)
-    if section in results and results[section].get("result") == json.loads(json.dumps(result)):
+def update(out, section, config, result, log=print, seeds=None):
+    """Write `result` as `section` of results.json. seeds: the config field that counts the section's seeds, for a
+    stage that runs several (its SEEDS): then a run with fewer seeds never takes back the section (kept_seeds.place)."""
+    results, config = read_results(out, log), json.loads(json.dumps(dataclasses.asdict(config)))
+    name, dropped = (section, []) if seeds is None else kept_seeds.place(results, section, config, seeds, log)
+    for gone in dropped:
+        del results[gone]
+    same = name in results and results[name].get("result") == json.loads(json.dumps(result))
+    if same and not dropped:
         return  # the same numbers (a reused model): keep the date and command that produced them
-    # What produced it, and with which code (the section's models carry their keys: keys.digest).
-    results[section] = {"date": datetime.date.today().isoformat(), "machine": machine(),
-                        "config": dataclasses.asdict(config), "command": command_line(), "commit": commit(),
-                        "result": result}
+    if not same:  # what produced it, and with which code (the section's models carry their keys: keys.digest)
+        results[name] = {"date": datetime.date.today().isoformat(), "machine": machine(), "config": config,
+                         "command": command_line(), "commit": commit(), "result": result}
     atomic.write_json(out / "results.json", results)
 
 
 def sections_of(stage, results):
-    """The sections a stage wrote: its name, and its name + FROM_PAPER_TEACHER for --distil-from paper."""
-    return [name for name in (stage.NAME, stage.NAME + FROM_PAPER_TEACHER) if name in results]
+    """The sections a stage wrote: its name, and its name + FROM_PAPER_TEACHER for --distil-from paper; each followed
+    by the sections that runs with fewer seeds set beside it (kept_seeds.place), most seeds first."""
+    names = []
+    for name in (stage.NAME, stage.NAME + FROM_PAPER_TEACHER):
+        names += ([name] if name in results else []) + kept_seeds.beside_sections(results, name)
+    return names
+
+
+def file_stem(name):
+    """A section's name as its plots' file name: "widths, seeds=1" -> "widths_seeds1" (no space in a link)."""
+    return name.replace(kept_seeds.BESIDE, "_seeds")
 
 
 def write(out, stages, log=print):
@@ -116,7 +130,7 @@ def write(out, stages, log=print):
     atomic.write_text(out / "results.md", text)
     for stage in (stage for stage in stages if hasattr(stage, "plot")):
         for name in sections_of(stage, results):
-            stage.plot(results[name]["result"], out, name)
+            stage.plot(results[name]["result"], out, file_stem(name))
     return text
 
 
@@ -133,8 +147,17 @@ def render(results, stages):
     for stage in stages:
         for name in sections_of(stage, results):
             if hasattr(stage, "render"):
-                lines += stage.render(results[name], name)
+                lines += beside_note(name) + stage.render(results[name], file_stem(name))
     return "\n".join(lines) + "\n"
+
+
+def beside_note(name):
+    """The line above a section that a run with fewer seeds set beside the stage's (kept_seeds.place)."""
+    main = name.split(kept_seeds.BESIDE)[0]
+    if main == name:
+        return []
+    return [(f"_Beside the section above (`{main}`): a later run with fewer seeds and the same other settings, "
+             "kept apart so that it takes back none of that section's results._"), ""]
 
 
 def row(name, r):

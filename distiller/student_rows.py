@@ -67,9 +67,10 @@ def row_key(row, data, seed):
                         **({"jitter": True} if row.jitter else {}))
 
 
-def train_row(ctx, name, r, seed, backup):
+def train_row(ctx, name, r, seed, backup, checked=False):
     """One row's student of one seed and its test record; the first seed's is saved as `name`, and reused from there
-    when it was made as this row's would be (`python train.py --seeds 3` after `make run` trains seeds 1 and 2)."""
+    when it was made as this row's would be (`python train.py --seeds 3` after `make run` trains seeds 1 and 2).
+    checked: the caller found the saved one not reusable and said why (class3): trained anew, without a second check."""
     c, artifact_key, title = r.config, row_key(r, ctx.data, seed), f"{TITLES[name]} (seed {seed})"
 
     def train():
@@ -88,5 +89,5 @@ def train_row(ctx, name, r, seed, backup):
 
     if seed != c.seed:  # the first seed's models are the ones later stages load
         return train()[1]
-    student, saved = artifacts.get_or_train(ctx.out, name, artifact_key, title, train, c, ctx.log, c.retrain)
+    student, saved = artifacts.get_or_train(ctx.out, name, artifact_key, title, train, c, ctx.log, c.retrain or checked)
     return record(student, saved.get("seconds"))  # measured anew: a reused model's numbers are this machine's

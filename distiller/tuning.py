@@ -13,9 +13,9 @@ import numpy as np
 
 from distiller import atomic, cache, keys, models, paper_teacher, report, search_report
 from distiller.batches import EpochOrder
+from distiller.data import prepare_data
 from distiller.distiller import Distiller
 from distiller.errors import DistillerError, deferred
-from distiller.experiments import prepare_data
 from distiller.progress import ProgressBar
 from distiller.training import TRAINING_SETTINGS, adam_with_cosine_decay, train_on_labels, training_key
 

@@ -23,7 +23,7 @@ def tiny_splits(test_labels=None, sizes=(600, 300, 300)):
     """A learnable toy problem shaped like MNIST: 10 noisy cluster centres in 784 dimensions."""
     import numpy as np
 
-    from distiller.experiments import Splits
+    from distiller.data import Splits
 
     rng = np.random.default_rng(0)
     centers = rng.normal(size=(10, 784)).astype(np.float32)
@@ -42,7 +42,7 @@ def blocks(sizes=(600, 300)):
     """Image-like toy data that survives a 2-pixel shift: class c is an 8 x 8 bright block at a place of its own."""
     import numpy as np
 
-    from distiller.experiments import Splits
+    from distiller.data import Splits
 
     rng = np.random.default_rng(0)
     centers = np.full((10, 28, 28), -1.0, np.float32)

@@ -1,5 +1,6 @@
 import dataclasses
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -102,3 +103,19 @@ def test_a_second_run_reuses_the_saved_student_without_3s_and_retrain_distils_it
     assert any(line.startswith("Student2.0(-3): reusing") for line in lines), lines
     run_class3(Context(dataclasses.replace(config, retrain=True), tiny_splits(), tmp_path, lambda *_: None))
     assert "Student2.0(-3)" in distilled  # (the spy trains nothing)
+
+
+def test_the_saved_student2_is_checked_loaded_and_announced_once(setup, tmp_path, monkeypatch):
+    """The planted Student2.0 has no key: one line says so, and one is distilled anew; the next run reuses that one,
+    reading its file once and saying so once."""
+    loads, load = [], models.load
+    monkeypatch.setattr(models, "load", lambda path, *a, **k: loads.append(Path(path).name) or load(path, *a, **k))
+    said = lambda lines, words: [line for line in lines if "student_kd.keras" in line and words in line]
+    first, second = [], []
+    run_class3(Context(setup, tiny_splits(), tmp_path, first.append))
+    assert len(said(first, "training a new one")) == 1, first
+    assert loads.count("student_kd.keras") == 1  # the new one, as saved
+    loads.clear()
+    run_class3(Context(setup, tiny_splits(), tmp_path, second.append))
+    assert len(said(second, "reusing")) == 1 and said(second, "training a new one") == [], second
+    assert loads.count("student_kd.keras") == 1

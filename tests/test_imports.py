@@ -1,4 +1,5 @@
-"""Imports go down: the package's core never imports a stage, and no stage imports another (STYLE.md)."""
+"""Imports go down: the package's core never imports a stage, no stage imports another, and neither imports the
+command lines or the loop above the stages (STYLE.md)."""
 
 import ast
 from pathlib import Path
@@ -8,6 +9,8 @@ from distiller import stages
 PACKAGE = Path(__file__).resolve().parents[1] / "distiller"
 # Above the stages: the command line and the loop that runs them, in order.
 ABOVE = {"cli.py", "__main__.py", "experiments.py"}
+# What neither the core nor a stage may import: the two command lines (train.py's, tune.py's) and that loop.
+TOP = {"distiller.cli", "distiller.tune_cli", "distiller.experiments"}
 
 
 def imported(path):
@@ -21,9 +24,19 @@ def imported(path):
     return {name for name in names if name.startswith("distiller")}
 
 
+def module(path):
+    return ".".join(["distiller", *path.relative_to(PACKAGE).with_suffix("").parts])
+
+
 def test_no_core_module_imports_a_stage():
     core = [p for p in PACKAGE.rglob("*.py") if "stages" not in p.relative_to(PACKAGE).parts and p.name not in ABOVE]
     offenders = {p.name: sorted(n for n in imported(p) if n.startswith("distiller.stages")) for p in core}
+    assert {name: found for name, found in offenders.items() if found} == {}
+
+
+def test_neither_core_nor_stages_import_the_command_lines_or_the_loop_above_them():
+    below = [p for p in PACKAGE.rglob("*.py") if module(p) not in TOP | {"distiller.__main__"}]
+    offenders = {module(p): sorted(imported(p) & TOP) for p in below}
     assert {name: found for name, found in offenders.items() if found} == {}
 
 
@@ -39,5 +52,7 @@ def test_no_stage_imports_another_stage():
 
 def test_the_check_sees_an_upward_import(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("from distiller.stages import students\nimport distiller.stages.paper\n")
-    assert imported(bad) >= {"distiller.stages.students", "distiller.stages.paper"}
+    bad.write_text("from distiller.stages import students\nimport distiller.stages.paper\n"
+                   "from distiller import experiments\nfrom distiller.cli import parser\n")
+    assert imported(bad) >= {"distiller.stages.students", "distiller.stages.paper", "distiller.experiments",
+                             "distiller.cli"}

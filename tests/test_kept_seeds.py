@@ -109,3 +109,87 @@ def test_kept_seeds_keep_the_run_that_made_them_across_runs_and_the_report_names
     assert "over 3 seed(s)" in text and "seed 0, 3 seed(s)" in text
     assert "seed 1 by `python train.py --seeds 2` at commit 70b71e47c180" in text
     assert "seed 2 by `python train.py --seeds 3` at commit aaaa" in text
+
+
+# --- whole sections: the stages with SEEDS keep an earlier section with more seeds (kept_seeds.place) -------------
+
+def widths_result(seeds):
+    """A widths section's result with `seeds` runs per cell (the stage's shape: report.update and render only)."""
+    runs = lambda base: [base + i for i in range(seeds)]
+    return {"30": {"plain": runs(150), "distilled": {"2.0": runs(100), "20.0": runs(120)}}}
+
+
+def written(tmp_path):
+    return json.loads((tmp_path / "results.json").read_text())
+
+
+def update(tmp_path, config, result, lines=None):
+    report.update(tmp_path, "widths", config, result, (lines if lines is not None else []).append, seeds="seeds")
+
+
+def test_every_multi_seed_stage_names_the_config_field_that_counts_its_seeds():
+    from distiller import stages
+
+    declared = {stage.NAME: stage.SEEDS for stage in stages.modules() if hasattr(stage, "SEEDS")}
+    assert declared == {"small_transfer": "seeds", "paper": "paper_seeds", "fractions": "seeds", "widths": "seeds"}
+    assert all(isinstance(getattr(CONFIG, field), int) for field in declared.values())
+
+
+def test_a_run_with_fewer_seeds_and_the_same_settings_goes_beside_the_section_with_one_line(tmp_path):
+    update(tmp_path, CONFIG, widths_result(3))  # 3 seeds
+    before, lines = written(tmp_path)["widths"], []
+    one_seed = dataclasses.replace(CONFIG, seeds=1, out_dir="elsewhere", data_dir="mnist")  # folders: no setting
+    update(tmp_path, one_seed, widths_result(1), lines)
+    results = written(tmp_path)
+    assert results["widths"] == before  # untouched: its date, config and numbers
+    assert list(results) == ["widths", "widths, seeds=1"]
+    assert results["widths, seeds=1"]["result"] == widths_result(1)
+    assert results["widths, seeds=1"]["config"]["seeds"] == 1
+    assert len(lines) == 1 and "kept the earlier section" in lines[0] and '"widths, seeds=1"' in lines[0]
+
+
+def test_a_run_with_fewer_seeds_and_other_settings_replaces_the_section_and_names_what_differs(tmp_path):
+    update(tmp_path, CONFIG, widths_result(3))
+    lines = []
+    update(tmp_path, dataclasses.replace(CONFIG, seeds=1, epochs=CONFIG.epochs + 1, lambda_=7.0), widths_result(1),
+           lines)
+    results = written(tmp_path)
+    assert list(results) == ["widths"] and results["widths"]["result"] == widths_result(1)
+    assert len(lines) == 1 and "other settings (epochs, lambda_)" in lines[0]
+
+
+def test_the_paper_stage_counts_paper_seeds_and_ignores_the_other_seed_counts(tmp_path):
+    report.update(tmp_path, "paper", CONFIG, {"rows": 3}, seeds="paper_seeds")
+    lines = []
+    fewer = dataclasses.replace(CONFIG, paper_seeds=1, seeds=CONFIG.seeds + 1)  # --seeds does not change the stage
+    report.update(tmp_path, "paper", fewer, {"rows": 1}, lines.append, seeds="paper_seeds")
+    assert written(tmp_path)["paper"]["result"] == {"rows": 3}
+    assert written(tmp_path)["paper, seeds=1"]["result"] == {"rows": 1} and len(lines) == 1
+
+
+def test_as_many_seeds_or_more_replace_the_section_and_drop_those_set_beside_it(tmp_path):
+    update(tmp_path, CONFIG, widths_result(3))
+    for seeds in (1, 2):
+        update(tmp_path, dataclasses.replace(CONFIG, seeds=seeds), widths_result(seeds))
+    assert list(written(tmp_path)) == ["widths", "widths, seeds=1", "widths, seeds=2"]
+    lines = []
+    update(tmp_path, CONFIG, widths_result(3) | {"60": widths_result(3)["30"]}, lines)  # 3 seeds again, other numbers
+    results = written(tmp_path)
+    assert list(results) == ["widths"] and "60" in results["widths"]["result"]
+    assert len(lines) == 1 and "'widths, seeds=2', 'widths, seeds=1'" in lines[0]
+    update(tmp_path, dataclasses.replace(CONFIG, seeds=1), widths_result(1))
+    update(tmp_path, dataclasses.replace(CONFIG, seeds=5), widths_result(5))  # more seeds: replaced, beside dropped
+    assert list(written(tmp_path)) == ["widths"] and written(tmp_path)["widths"]["config"]["seeds"] == 5
+
+
+def test_the_report_renders_a_section_set_beside_after_its_own_with_its_plot(tmp_path):
+    from distiller import stages
+
+    update(tmp_path, CONFIG, widths_result(3))
+    update(tmp_path, dataclasses.replace(CONFIG, seeds=1), widths_result(1))
+    text = report.write(tmp_path, stages.modules(), log=lambda _: None)
+    main, beside = text.split("_Beside the section above (`widths`)")
+    assert "## Small students across temperatures" in beside and "150.0 +- 0.0" in beside  # 1 seed: 150
+    assert "151.0 +- 1.0" in main and "3 seed(s)" in main and "1 seed(s)" in beside
+    assert "![test errors against T](widths_seeds1.png)" in beside
+    assert (tmp_path / "widths.png").exists() and (tmp_path / "widths_seeds1.png").exists()

@@ -40,8 +40,8 @@ def test_quick_run_writes_models_results_and_report(quick_run):
 def test_quick_run_numbers_match_the_saved_models(quick_run):
     from distiller import models
     from distiller.config import Config, quick
+    from distiller.data import prepare_data
     from distiller.evaluate import summary
-    from distiller.experiments import prepare_data
     from distiller.models import logits
 
     out, _ = quick_run

@@ -47,15 +47,19 @@ def minus3(ctx, row, progress):
 
 
 def student_kd(ctx, row, progress):
-    """The saved Student2.0 of the first seed, if it was made as this run's would be; else one trained anew."""
-    out = ctx.out
-    if not (out / "student_kd.keras").exists():
-        raise DistillerError(f"no saved Student2.0 (student_kd) at {out}/student_kd.keras: run `python train.py "
-                             "students` (or `make run`) first")
+    """The saved Student2.0 of the first seed, if it was made as this run's would be; else one trained anew. Checked,
+    loaded and said once: the reused model is the one the check loaded, and a new one is trained without a second
+    check (which would log its reason again)."""
+    path = ctx.out / "student_kd.keras"
+    if not path.exists():
+        raise DistillerError(f"no saved Student2.0 (student_kd) at {path}: run `python train.py students` (or `make "
+                             "run`) first")
     artifact_key = row_key(row, ctx.data, ctx.config.seed)
-    if artifacts.reused(out / "student_kd.keras", artifact_key, "Student2.0", ctx.log) is None:
-        train_row(ctx, "student_kd", row, ctx.config.seed, progress.backup_dir("student_kd"))
-    return models.load(out / "student_kd.keras", "Student2.0"), artifact_key
+    distilled = artifacts.reused(path, artifact_key, "Student2.0", ctx.log)
+    if distilled is None:
+        train_row(ctx, "student_kd", row, ctx.config.seed, progress.backup_dir("student_kd"), checked=True)
+        distilled = models.load(path, "Student2.0")  # the experiment reads the file, as a later run would
+    return distilled, artifact_key
 
 
 def run_class3(ctx, progress=resume.UNRECORDED):

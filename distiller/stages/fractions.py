@@ -7,6 +7,7 @@ from distiller.report import errorbar, figure, provenance, save, spread, teacher
 
 NAME = "fractions"
 DISTIL_FROM = True  # its teacher is --distil-from's, and its section is named after it
+SEEDS = "seeds"  # the config field that counts its section's seeds: fewer never take it back (kept_seeds.place)
 
 
 def transfer_fractions(config, data, teacher_logits, progress=resume.UNRECORDED, log=print):

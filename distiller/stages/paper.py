@@ -39,6 +39,7 @@ NAME = "paper"
 NEEDS_TEACHER = False  # distils from the paper teacher only: the assignment's Teacher is not trained first
 NEEDS_PAPER_TEACHER = True
 KEEP_UNITS = True  # hours of runs: a later run (or session) trains only the units it has not seen
+SEEDS = "paper_seeds"  # the config field that counts its section's seeds: fewer never take it back (kept_seeds.place)
 SHOWS = "val_errors"  # the progress lines show validation errors: no test number before the choices are made
 KINDS = {"plain": "plain", "fixed": "distilled, no translations (the paper's protocol)",
          "plain_jitter": "plain, same jitter (control)", "consistent": "distilled, consistent views"}

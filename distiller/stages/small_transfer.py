@@ -17,6 +17,7 @@ from distiller.report import provenance, spread
 
 NAME = "small_transfer"
 FRACTION = 0.03
+SEEDS = "seeds"  # the config field that counts its section's seeds: fewer never take it back (kept_seeds.place)
 
 
 def run(ctx, progress):
