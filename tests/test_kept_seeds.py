@@ -131,7 +131,8 @@ def test_every_multi_seed_stage_names_the_config_field_that_counts_its_seeds():
     from distiller import stages
 
     declared = {stage.NAME: stage.SEEDS for stage in stages.modules() if hasattr(stage, "SEEDS")}
-    assert declared == {"small_transfer": "seeds", "paper": "paper_seeds", "fractions": "seeds", "widths": "seeds"}
+    assert declared == {"small_transfer": "seeds", "paper": "paper_seeds", "fractions": "seeds", "widths": "seeds",
+                        "protocol": "protocol_refit_seeds"}
     assert all(isinstance(getattr(CONFIG, field), int) for field in declared.values())
 
 

@@ -21,6 +21,7 @@ from distiller.report import provenance
 NEEDS_TEACHER = False  # distils from the committed paper teacher and the dropout paper's teacher
 NEEDS_PAPER_TEACHER = True  # "today" and most arms distil from it
 KEEP_UNITS = True  # hours of runs, across sessions
+SEEDS = "protocol_refit_seeds"  # the config field that counts its section's seeds: fewer never take it back (kept_seeds.place)
 SHOWS = "val_errors"  # screening: validation only
 # Hinton et al. 2015 (MNIST): teacher 67 test errors, 800-800 student 146, distilled without translations 74; class
 # 3: 206 errors (133 on 3s), +3.5 on the bias of 3: 109 (14).
