@@ -92,41 +92,50 @@ def line(name, kept, replaced, ran, old):
 # --- whole sections: the stages with SEEDS (report.update) ---------------------------------------------------------
 
 BESIDE = ", seeds="  # "<section>, seeds=<n>": a run with fewer seeds, beside the section it would have replaced
-FOLDERS = {"out_dir", "data_dir"}  # where a run read and wrote: no setting of its numbers
+# Fields that decide no number of a section: where a run read and wrote, whether it retrained what it could have
+# reused, where it found the committed paper teacher (its key is checked anyway).
+NOT_SETTINGS = {"out_dir", "data_dir", "retrain", "retrain_paper_teacher", "paper_teacher"}
 
 
 def beside(section, seeds):
     return f"{section}{BESIDE}{seeds}"
 
 
+def seeds_in(name):
+    return int(name.rsplit("=", 1)[1])
+
+
 def beside_sections(results, section):
     """The names of the sections that runs with fewer seeds set beside `section`, most seeds first."""
-    return sorted((name for name in results if name.startswith(section + BESIDE)),
-                  key=lambda name: -int(name.rsplit("=", 1)[1]))
+    return sorted((name for name in results if name.startswith(section + BESIDE)), key=lambda name: -seeds_in(name))
 
 
 def other_settings(old, new):
-    """The fields, other than seed counts and folders, in which two sections' configs (dicts, as in results.json)
-    differ."""
+    """The fields, other than seed counts and NOT_SETTINGS, in which two sections' configs (dicts, as in
+    results.json) differ. A field the older config lacks was added to Config since: it counts as the same."""
     counts_seeds = lambda field: field == "seeds" or field.endswith("_seeds")
-    return sorted(f for f in old.keys() | new.keys()
-                  if not counts_seeds(f) and f not in FOLDERS and old.get(f) != new.get(f))
+    return sorted(f for f in old.keys() & new.keys()
+                  if not counts_seeds(f) and f not in NOT_SETTINGS and old[f] != new[f])
 
 
 def place(results, section, config, seeds, log=print):
     """(the name under which `section`, made with `config` (a dict), goes in `results`; the names it drops).
 
-    seeds: the config field that counts the section's seeds (the stage's SEEDS). With fewer seeds than the earlier
-    section and its other settings, the earlier one stays and the new one goes beside it; otherwise it replaces the
-    earlier one, and the sections set beside that are dropped with it."""
+    seeds: the config field that counts the section's seeds (the stage's SEEDS), or a tuple of them (the first names
+    a section set beside). With fewer seeds in any of them than the earlier section, and its other settings, the
+    earlier one stays and the new one goes beside it (replacing those set beside with fewer still); otherwise it
+    replaces the earlier one, and the sections set beside that are dropped with it."""
     old = results.get(section)
     if old is None:
         return section, []
-    n, before, differ = config[seeds], old.get("config", {}).get(seeds), other_settings(old.get("config", {}), config)
-    if not differ and before is not None and n < before:
-        log(f"{section}: kept the earlier section of results.json ({before} seeds) as it was; this run's {n} "
-            f"seed(s), with the same other settings, are written beside it as \"{beside(section, n)}\"")
-        return beside(section, n), []
+    fields = (seeds,) if isinstance(seeds, str) else tuple(seeds)
+    old_config = old.get("config", {})
+    fewer = any(f in old_config and config[f] < old_config[f] for f in fields)
+    n, differ = config[fields[0]], other_settings(old_config, config)
+    if fewer and not differ:
+        log(f"{section}: kept the earlier section of results.json ({old_config.get(fields[0])} seeds) as it was; this "
+            f"run's {n} seed(s), with the same other settings, are written beside it as \"{beside(section, n)}\"")
+        return beside(section, n), [b for b in beside_sections(results, section) if seeds_in(b) < n]
     dropped = beside_sections(results, section)
     if differ:
         log(f"{section}: replaced the earlier section of results.json, made with other settings ({', '.join(differ)})"

@@ -14,17 +14,18 @@ from distiller.per_seed import fit_student, new_student, seeds_of, unit_name
 from distiller.protocol_nets import work
 from distiller.student_rows import Row, kd_config, row_key
 
-TEACHERS = ("committed", "dropout_paper")  # the first is kept unless the second is better
+# The first is kept unless the second is better.
+TEACHERS = {"committed": "the committed paper teacher", "dropout_paper": "the dropout paper's teacher"}
 
 
-def compare(nets, views_of):
-    """{teacher: {"val_errors": [per seed], "mean": ...}, "verdict": "keep" or "replace"}. views_of(name) -> the
-    teacher's cache.TeacherLogits on the 25 shifted views (the consistent views make run's Student2.0 sees)."""
+def compare(nets, targets_of):
+    """{teacher: {"val_errors": [per seed], "mean": ...}, "verdict": "keep" or "replace"}. targets_of(name) -> what
+    the teacher `name` teaches make run's Student2.0 (cache.TeacherLogits: on the shifted views, or the images)."""
     config = nets.ctx.config
     seeds = seeds_of(config, config.protocol_make_run_seeds)
     result = {}
     for name in TEACHERS:
-        row = Row(kd_config(config), views_of(name), teacher=name)
+        row = Row(kd_config(config), targets_of(name), teacher=name)
         errors = [trained_once(nets, row, seed) for seed in seeds]
         result[name] = {"val_errors": errors, "mean": mean_std(errors)["mean"]}
     better = result["dropout_paper"]["mean"] < result["committed"]["mean"]
@@ -36,7 +37,7 @@ def trained_once(nets, row, seed):
     """One Student2.0 of `row` and `seed` (a unit of the stage's progress): its last epoch's validation errors."""
     ctx, c = nets.ctx, row.config
     artifact_key = row_key(row, ctx.data, seed)
-    label = f"make run's Student2.0 from the {row.teacher} teacher"
+    label = f"make run's Student2.0 from {TEACHERS[row.teacher]}"
 
     def train(backup):
         student = new_student(models.STUDENT_UNITS, seed)

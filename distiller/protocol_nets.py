@@ -51,7 +51,7 @@ class Nets:
     def __init__(self, ctx, progress):
         self.ctx, self.progress, self.rate = ctx, progress, None
         self.teachers, self.teacher_record, self.teacher_probe, self.teacher_rate = {}, None, {}, None
-        self.teacher_model = None  # the dropout paper's teacher, loaded (or trained) once a run
+        self.dropout_paper_teacher = None  # the dropout paper's teacher, loaded (or trained) once a run
 
     def resolve(self, value):
         """A config value of an arm: "probed" is the probed SGD rate; the name of a config field, its value."""
@@ -116,14 +116,17 @@ class Nets:
             self.teacher_record["val_errors"] = count_errors(predictions(self.teachers[name][1]), ctx.data.val[1])
         return self.teachers[name]
 
-    def views_of(self, name):
-        """The teacher `name`'s cache.TeacherLogits on the 25 shifted views of every training image (what make run's
-        Student2.0 distils from: make_run_teacher.py)."""
+    def make_run_targets(self, name):
+        """What the teacher `name` teaches make run's Student2.0 (make_run_teacher.py), as student_rows.row says: its
+        logits on the 25 shifted views of every training image (config.views "consistent"), else on the images."""
         ctx = self.ctx
         if name == "committed":
-            return ctx.paper_targets(ctx.get_or_train_paper_teacher())["views"]
-        return cache.teacher_view_logits_for(self.get_or_train_dropout_paper_teacher(), ctx.data,
-                                             ctx.out / "teacher_logits")
+            teacher = ctx.get_or_train_paper_teacher()
+            return ctx.paper_targets(teacher)["views"] if ctx.config.views == "consistent" else ctx.paper_logits(teacher)
+        if ctx.config.views == "consistent":
+            return cache.teacher_view_logits_for(self.get_or_train_dropout_paper_teacher(), ctx.data,
+                                                 ctx.out / "teacher_logits")
+        return self.get_or_train_targets(name)
 
     def teacher_recipe(self, name):
         """(the Config a teacher of recipe `name` trains with, the keyword arguments of models.paper_teacher, the
@@ -143,8 +146,8 @@ class Nets:
         """The dropout paper's teacher (config.DROPOUT_PAPER_TEACHER) at the probed rate: saved in OUT_DIR/protocol/
         under its key, or trained now (hours: backed up every epoch, a rerun resumes). Once a run: a second call
         returns the same model and leaves its record as it is."""
-        if self.teacher_model is not None:
-            return self.teacher_model
+        if self.dropout_paper_teacher is not None:
+            return self.dropout_paper_teacher
         ctx = self.ctx
         trained, shape, model = self.teacher_recipe("dropout_paper")
         artifact_key = training_key(trained, ctx.data.train, trained.seed, model=model, **shape)
@@ -160,7 +163,7 @@ class Nets:
         teacher, record = artifacts.get_or_train(ctx.out / NAME, TEACHER_FILE, artifact_key, "Dropout-paper teacher",
                                                  train, trained, ctx.log)
         self.teacher_record = {**record, "probe": self.teacher_probe, "rate": trained.learning_rate}  # + val_errors
-        self.teacher_model = teacher
+        self.dropout_paper_teacher = teacher
         return teacher
 
     def probed_teacher_rate(self, recipe, shape):

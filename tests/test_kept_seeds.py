@@ -132,8 +132,29 @@ def test_every_multi_seed_stage_names_the_config_field_that_counts_its_seeds():
 
     declared = {stage.NAME: stage.SEEDS for stage in stages.modules() if hasattr(stage, "SEEDS")}
     assert declared == {"small_transfer": "seeds", "paper": "paper_seeds", "fractions": "seeds", "widths": "seeds",
-                        "protocol": "protocol_refit_seeds"}
-    assert all(isinstance(getattr(CONFIG, field), int) for field in declared.values())
+                        "protocol": ("protocol_refit_seeds", "protocol_make_run_seeds")}
+    fields = [f for seeds in declared.values() for f in ((seeds,) if isinstance(seeds, str) else seeds)]
+    assert all(isinstance(getattr(CONFIG, field), int) for field in fields)
+
+
+def test_fields_added_to_config_since_and_flags_that_decide_no_number_are_not_other_settings(tmp_path):
+    update(tmp_path, CONFIG, widths_result(3))
+    results = written(tmp_path)
+    del results["widths"]["config"]["protocol_make_run_seeds"], results["widths"]["config"]["lr_decay"]  # older code
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    lines = []
+    update(tmp_path, dataclasses.replace(CONFIG, seeds=1, retrain=True, lr_decay=0.5, paper_teacher="t.keras"),
+           widths_result(1), lines)
+    assert list(written(tmp_path)) == ["widths", "widths, seeds=1"] and "kept the earlier section" in lines[0]
+
+
+def test_a_stage_with_two_seed_counts_keeps_its_section_when_either_is_fewer(tmp_path):
+    seeds = ("protocol_refit_seeds", "protocol_make_run_seeds")
+    report.update(tmp_path, "protocol", CONFIG, {"rows": 3}, seeds=seeds)
+    fewer = dataclasses.replace(CONFIG, protocol_make_run_seeds=1)
+    report.update(tmp_path, "protocol", fewer, {"rows": 1}, seeds=seeds)
+    assert written(tmp_path)["protocol"]["result"] == {"rows": 3}
+    assert written(tmp_path)["protocol, seeds=3"]["result"] == {"rows": 1}  # named by the refit's seeds
 
 
 def test_a_run_with_fewer_seeds_and_the_same_settings_goes_beside_the_section_with_one_line(tmp_path):
@@ -170,14 +191,18 @@ def test_the_paper_stage_counts_paper_seeds_and_ignores_the_other_seed_counts(tm
 
 def test_as_many_seeds_or_more_replace_the_section_and_drop_those_set_beside_it(tmp_path):
     update(tmp_path, CONFIG, widths_result(3))
-    for seeds in (1, 2):
-        update(tmp_path, dataclasses.replace(CONFIG, seeds=seeds), widths_result(seeds))
-    assert list(written(tmp_path)) == ["widths", "widths, seeds=1", "widths, seeds=2"]
+    update(tmp_path, dataclasses.replace(CONFIG, seeds=1), widths_result(1))
+    update(tmp_path, dataclasses.replace(CONFIG, seeds=2, out_dir="x"), widths_result(2))
+    update(tmp_path, dataclasses.replace(CONFIG, seeds=1, data_dir="y"), widths_result(1))  # fewer than the 2 beside
+    assert list(written(tmp_path)) == ["widths", "widths, seeds=2", "widths, seeds=1"]
+    update(tmp_path, dataclasses.replace(CONFIG, seeds=2), widths_result(2) | {"90": widths_result(2)["30"]})
+    assert list(written(tmp_path)) == ["widths", "widths, seeds=2"]  # 2 seeds beside take the place of 1
+    assert "90" in written(tmp_path)["widths, seeds=2"]["result"]
     lines = []
     update(tmp_path, CONFIG, widths_result(3) | {"60": widths_result(3)["30"]}, lines)  # 3 seeds again, other numbers
     results = written(tmp_path)
     assert list(results) == ["widths"] and "60" in results["widths"]["result"]
-    assert len(lines) == 1 and "'widths, seeds=2', 'widths, seeds=1'" in lines[0]
+    assert len(lines) == 1 and "'widths, seeds=2'" in lines[0]
     update(tmp_path, dataclasses.replace(CONFIG, seeds=1), widths_result(1))
     update(tmp_path, dataclasses.replace(CONFIG, seeds=5), widths_result(5))  # more seeds: replaced, beside dropped
     assert list(written(tmp_path)) == ["widths"] and written(tmp_path)["widths"]["config"]["seeds"] == 5

@@ -219,6 +219,6 @@ def test_make_run_switches_teacher_only_if_the_new_one_is_better_on_validation(m
     errors = {"committed": [41, 43, 41], "dropout_paper": dropout_paper}
     monkeypatch.setattr(make_run_teacher, "trained_once", lambda nets, row, seed: errors[row.teacher][seed])
     nets = SimpleNamespace(ctx=SimpleNamespace(config=Config()))
-    result = make_run_teacher.compare(nets, views_of=lambda name: None)
+    result = make_run_teacher.compare(nets, targets_of=lambda name: None)
     assert result["verdict"] == verdict and result["committed"]["val_errors"] == [41, 43, 41]
     assert ("switch teachers" in make_run_teacher.verdict_line(result)) == (verdict == "replace")

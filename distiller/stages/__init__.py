@@ -8,9 +8,9 @@ does not use the assignment's Teacher (then the teacher stage is not run first),
 distils from the paper teacher (a run that will train one says so before any training), KEEP_UNITS = True when its
 finished units outlive it, for a later run to reuse (resume.Units(keep=True)), and SHOWS = "val_errors" when its
 progress lines must show validation errors, not test errors (its choices are not made yet), and SEEDS, the config
-field that counts its seeds, when a run with fewer must not take its section back (kept_seeds.place; the students
-stage keeps earlier seeds its own way). The paper's figures
-for a stage sit in its module. A new stage is a new module and one line below.
+field (or fields) that counts its seeds, when a run with fewer must not take its section back (kept_seeds.place; the
+students stage keeps earlier seeds its own way). The paper's figures for a stage sit in its module. A new stage is a
+new module and one line below.
 """
 
 import importlib

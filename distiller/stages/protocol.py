@@ -21,7 +21,7 @@ from distiller.report import provenance
 NEEDS_TEACHER = False  # distils from the committed paper teacher and the dropout paper's teacher
 NEEDS_PAPER_TEACHER = True  # "today" and most arms distil from it
 KEEP_UNITS = True  # hours of runs, across sessions
-SEEDS = "protocol_refit_seeds"  # the config field that counts its section's seeds: fewer never take it back (kept_seeds.place)
+SEEDS = ("protocol_refit_seeds", "protocol_make_run_seeds")  # its seed counts: fewer never take it back (kept_seeds)
 SHOWS = "val_errors"  # screening: validation only
 # Hinton et al. 2015 (MNIST): teacher 67 test errors, 800-800 student 146, distilled without translations 74; class
 # 3: 206 errors (133 on 3s), +3.5 on the bias of 3: 109 (14).
@@ -46,7 +46,7 @@ def run(ctx, progress):
     length = arms[chosen]["length"]
     ctx.log(f"Protocol: chosen on validation (the lowest validation NLL): {chosen}, {length} epochs; refit on all "
             f"{len(refit.all_images(ctx.data)[0]):,} images, {config.protocol_refit_seeds} seeds")
-    make_run = make_run_teacher.compare(nets, nets.views_of)  # item 7, before the refit's hours
+    make_run = make_run_teacher.compare(nets, nets.make_run_targets)  # item 7, before the refit's hours
     ctx.log(f"Protocol: {make_run_teacher.verdict_line(make_run)}")
     return {"probe": probe, "rate": nets.rate, "arms": arms, "chosen": chosen, "length": length,
             "teacher": nets.teacher_record, "paper": PAPER, "make_run_teacher": make_run,
