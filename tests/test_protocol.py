@@ -8,9 +8,21 @@ import keras
 import numpy as np
 import pytest
 
-from distiller import bias_shift, curve, experiments, keys, make_run_teacher, models, protocol_nets, refit, training
+from distiller import (
+    bias_shift,
+    curve,
+    experiments,
+    keys,
+    make_run_teacher,
+    models,
+    protocol_nets,
+    refit,
+    report,
+    training,
+)
 from distiller.config import PROTOCOL_ARMS, Config
 from distiller.optimizers import DropoutPaperSGD, for_config
+from distiller.stages import protocol
 from tests.conftest import blocks, plant_paper_teacher
 
 
@@ -111,6 +123,10 @@ def test_the_arms_are_screened_on_validation_only_the_choice_is_refit_and_a_reru
         return fit_student(self, trained, init, inputs, train, val, targets, seed, backup, label, *rest, **options)
 
     monkeypatch.setattr(protocol_nets.Nets, "fit_student", spied)
+    written_before_the_refit = []  # the screen's section is written before the refit's first unit trains
+    get_or_train_refit = refit.get_or_train_refit
+    monkeypatch.setattr(refit, "get_or_train_refit", lambda *a: written_before_the_refit.append(
+        json.loads((tmp_path / "results.json").read_text())["protocol"]) or get_or_train_refit(*a))
     lines = []
     experiments.run(config, ["protocol"], log=lines.append)
     result = json.loads((tmp_path / "results.json").read_text())["protocol"]["result"]
@@ -130,6 +146,9 @@ def test_the_arms_are_screened_on_validation_only_the_choice_is_refit_and_a_reru
     assert list(probe) == ["1", "0.1"]
     chosen = json.loads((tmp_path / "protocol" / f"{protocol_nets.TEACHER_FILE}.json").read_text())["config"]
     assert chosen["learning_rate"] == float(min(probe, key=lambda rate: probe[rate]["val_nll"]))
+
+    assert [section["result"] for section in written_before_the_refit] == [{**result, "refit": None}]
+    assert "The refit on all 60,000 images: not run yet" in "\n".join(protocol.render(written_before_the_refit[0]))
 
     # Item 7: make run's Student2.0 from either teacher, per seed, on validation; the new one wins only if lower.
     check = result["make_run_teacher"]
@@ -161,10 +180,12 @@ def test_the_arms_are_screened_on_validation_only_the_choice_is_refit_and_a_reru
     assert not np.array_equal(first.get_weights()[0], second.get_weights()[0])  # a teacher per seed
     assert any("refit on all 300 images, 2 seeds" in line for line in lines)
 
-    again = []
+    again, updates, update = [], [], report.update
+    monkeypatch.setattr(report, "update", lambda *a, **k: updates.append(a[3]["refit"]) or update(*a, **k))
     experiments.run(config, ["protocol"], log=again.append)  # everything reused
     assert not any("units done (" in line for line in again), again
     assert json.loads((tmp_path / "results.json").read_text())["protocol"]["result"] == result
+    assert None not in updates  # the screen is not written again over the section that holds its refit
 
 
 def test_a_killed_sgd_run_resumes_to_the_uninterrupted_weights(tmp_path, capsys):

@@ -11,12 +11,13 @@ The nets and their teachers are in protocol_nets.py. The dropout paper's teacher
 teachers are backed up every epoch and resume across sessions; they are saved in OUT_DIR/protocol/ under their keys.
 """
 
-from distiller import make_run_teacher, refit
+import json
+
+from distiller import make_run_teacher, refit, report
 from distiller.config import PROTOCOL_ARMS
 from distiller.evaluate import mean_std
 from distiller.models import STUDENT_UNITS
 from distiller.protocol_nets import NAME, TEACHER_UNITS, UNITS, Nets, score, work
-from distiller.report import provenance
 
 NEEDS_TEACHER = False  # distils from the committed paper teacher and the dropout paper's teacher
 NEEDS_PAPER_TEACHER = True  # "today" and most arms distil from it
@@ -48,9 +49,18 @@ def run(ctx, progress):
             f"{len(refit.all_images(ctx.data)[0]):,} images, {config.protocol_refit_seeds} seeds")
     make_run = make_run_teacher.compare(nets, nets.make_run_targets)  # item 7, before the refit's hours
     ctx.log(f"Protocol: {make_run_teacher.verdict_line(make_run)}")
-    return {"probe": probe, "rate": nets.rate, "arms": arms, "chosen": chosen, "length": length,
-            "teacher": nets.teacher_record, "paper": PAPER, "make_run_teacher": make_run,
-            "refit": refit.get_or_train_refit(nets, PROTOCOL_ARMS[chosen][0], length)}
+    screen = {"probe": probe, "rate": nets.rate, "arms": arms, "chosen": chosen, "length": length,
+              "teacher": nets.teacher_record, "paper": PAPER, "make_run_teacher": make_run}
+    write_screen(ctx, screen)
+    return {**screen, "refit": refit.get_or_train_refit(nets, PROTOCOL_ARMS[chosen][0], length)}
+
+
+def write_screen(ctx, screen):
+    """The screen's section, its refit pending, written before the refit's hours (sessions): the ablation is a result
+    of its own. Not when results.json holds this screen already (with its refit: a rerun keeps its date)."""
+    earlier = report.read_results(ctx.out, ctx.log).get(NAME, {}).get("result") or {}
+    if {k: v for k, v in earlier.items() if k != "refit"} != json.loads(json.dumps(screen)):
+        report.update(ctx.out, NAME, ctx.config, {**screen, "refit": None}, ctx.log, seeds=SEEDS)
 
 
 def screened_arm(nets, name):
@@ -90,9 +100,11 @@ def render(section, name=NAME):
     lines += ["", f"Chosen (lowest validation NLL): **{r['chosen']}**, {r['length']} epochs.", ""]
     if r.get("make_run_teacher"):  # item 7; a section written before it existed has none
         lines += [make_run_teacher.verdict_line(r["make_run_teacher"]), ""]
-    if r.get("refit"):  # a section written before the refit existed has none
+    if r.get("refit"):
         lines += render_refit(r["refit"], r["paper"])
-    return lines + [provenance(section, epochs="epochs per arm", seeds=1), ""]
+    else:  # written after the screen, before the refit's hours
+        lines += ["The refit on all 60,000 images: not run yet (`python train.py protocol` resumes it).", ""]
+    return lines + [report.provenance(section, epochs="epochs per arm", seeds=1), ""]
 
 
 CLASS3_TEXT = ("Class 3, like for like: Student2.0(-3) is distilled as the row above is, from the same teacher, on the "
