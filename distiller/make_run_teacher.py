@@ -10,8 +10,7 @@ were tuned with the committed teacher, so the comparison leans its way (the rule
 from distiller import models
 from distiller.evaluate import count_errors, mean_std, predictions
 from distiller.models import logits
-from distiller.per_seed import fit_student, new_student, seeds_of, unit_name
-from distiller.protocol_nets import work
+from distiller.per_seed import fit_student, new_student, run_unit, seeds_of, work
 from distiller.student_rows import Row, kd_config, row_key
 
 # The first is kept unless the second is better.
@@ -45,8 +44,8 @@ def trained_once(nets, row, seed):
                     name=f"{label} (seed {seed})", seed=seed, artifact_key=artifact_key)
         return count_errors(predictions(logits(student, ctx.data.val[0])), ctx.data.val[1])
 
-    return nets.progress.run(unit_name(f"make-run-{row.teacher}", seed, artifact_key), train, f"{label} (seed {seed})",
-                             work=work(models.STUDENT_UNITS[0], c.epochs))
+    return run_unit(nets.progress, f"make-run-{row.teacher}", seed, artifact_key, train, label,
+                    work=work(models.STUDENT_UNITS[0], c.epochs))
 
 
 def verdict_line(result):

@@ -14,11 +14,11 @@ import math
 import keras
 import numpy as np
 
-from distiller import artifacts, cache, keys, models, paper_teacher, resume
+from distiller import artifacts, cache, keys, models, paper_teacher, resume, student_rows
 from distiller.config import DROPOUT_PAPER_TEACHER
 from distiller.curve import ValidationCurve, best_length
 from distiller.evaluate import count_errors, predictions
-from distiller.per_seed import unit_name
+from distiller.per_seed import unit_name, work
 from distiller.report import machine
 from distiller.training import distil, train_on_labels, training_key
 
@@ -38,11 +38,6 @@ def score(result):
     """A net's validation NLL (at its chosen length); a diverged run's is not finite and loses."""
     value = result["val_nll"]
     return value if math.isfinite(value) else math.inf
-
-
-def work(width, epochs):
-    """What training a net of `width` for `epochs` costs, in the units of resume.Units.expect."""
-    return epochs * (784 * width + width * width + 10 * width)
 
 
 class Nets:
@@ -121,8 +116,7 @@ class Nets:
         logits on the 25 shifted views of every training image (config.views "consistent"), else on the images."""
         ctx = self.ctx
         if name == "committed":
-            teacher = ctx.get_or_train_paper_teacher()
-            return ctx.paper_targets(teacher)["views"] if ctx.config.views == "consistent" else ctx.paper_logits(teacher)
+            return student_rows.row(ctx, "student_kd").targets
         if ctx.config.views == "consistent":
             return cache.teacher_view_logits_for(self.get_or_train_dropout_paper_teacher(), ctx.data,
                                                  ctx.out / "teacher_logits")

@@ -16,8 +16,8 @@ import numpy as np
 
 from distiller import artifacts, bias_shift, cache, keys, paper_teacher, protocol_nets, resume
 from distiller.models import logits
-from distiller.per_seed import seeds_of, unit_name
-from distiller.protocol_nets import NAME, work
+from distiller.per_seed import run_unit, seeds_of, work
+from distiller.protocol_nets import NAME
 from distiller.report import machine
 from distiller.training import training_key
 
@@ -95,8 +95,8 @@ def refit_row(nets, trained, init, inputs, images, targets, seed, label):
         history = nets.fit_student(trained, init, inputs, images, None, targets, seed, backup, label, artifact_key)
         return record(history.net, nets.ctx.data.test, history.seconds, seed)
 
-    return nets.progress.run(unit_name(label.replace(" ", "-"), seed, artifact_key), train,
-                             f"Protocol {label} (seed {seed})", work=work(protocol_nets.UNITS[0], trained.epochs))
+    return run_unit(nets.progress, label.replace(" ", "-"), seed, artifact_key, train, f"Protocol {label}",
+                    work=work(protocol_nets.UNITS[0], trained.epochs))
 
 
 def class3(nets, trained, init, inputs, targets, seed):
@@ -117,9 +117,8 @@ def class3(nets, trained, init, inputs, targets, seed):
         return {**record(history.net, data.test, history.seconds, seed), "curve": curve,
                 "rules": bias_shift.under_both_rules(history.net, curve, data.test)}
 
-    return nets.progress.run(unit_name("refit-minus3", seed, artifact_key), train,
-                             f"Protocol refit Student2.0(-3) (seed {seed})",
-                             work=work(protocol_nets.UNITS[0], trained.epochs))  # as protocol.costs counts it
+    return run_unit(nets.progress, "refit-minus3", seed, artifact_key, train, "Protocol refit Student2.0(-3)",
+                    work=work(protocol_nets.UNITS[0], trained.epochs))  # as protocol.costs counts it
 
 
 def record(model, test, seconds, seed):

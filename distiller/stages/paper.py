@@ -30,7 +30,7 @@ import tensorflow as tf
 from distiller import keys
 from distiller.evaluate import count_errors, mean_std, nll, predictions
 from distiller.models import logits
-from distiller.per_seed import fit_student, new_student, run_unit, seeds_of
+from distiller.per_seed import fit_student, new_student, run_unit, seeds_of, work
 from distiller.report import machine, provenance
 from distiller.resume import duration
 from distiller.training import training_key
@@ -87,12 +87,6 @@ def run(ctx, progress):
 def candidate_epochs(config, kind):
     return {"plain": [config.epochs], "fixed": [epochs for *_, epochs in config.paper_fixed],
             "consistent": list(config.paper_epochs), "plain_jitter": [max(config.paper_epochs)]}[kind]
-
-
-def work(width, epochs):
-    """What a student costs to train, for the time left: epochs x its parameters (a 300-epoch 800-800 student is
-    about 23 times a 20-epoch 600-600 one)."""
-    return epochs * (784 * width + width * width + 10 * width)
 
 
 def fixed_setting(candidate):

@@ -17,7 +17,8 @@ from distiller import make_run_teacher, refit, report
 from distiller.config import PROTOCOL_ARMS
 from distiller.evaluate import mean_std
 from distiller.models import STUDENT_UNITS
-from distiller.protocol_nets import NAME, TEACHER_UNITS, UNITS, Nets, score, work
+from distiller.per_seed import work
+from distiller.protocol_nets import NAME, TEACHER_UNITS, UNITS, Nets, score
 
 NEEDS_TEACHER = False  # distils from the committed paper teacher and the dropout paper's teacher
 NEEDS_PAPER_TEACHER = True  # "today" and most arms distil from it
@@ -96,7 +97,8 @@ def render(section, name=NAME):
     if t:  # the dropout paper's teacher, when an arm used it
         lines += ["", f"The dropout paper's teacher: eps0 = {t['rate']:g} (probed: "
                   + ", ".join(f"{k}: NLL {v['val_nll']:.4f}" for k, v in t["probe"].items())
-                  + f"), {t['length']} epochs, {t['val_errors']} validation errors, {t['seconds']:.0f} s."]
+                  + f"), {t['last'][0]} epochs (its lowest validation NLL after {t['length']}), "
+                  f"{t['val_errors']} validation errors, {t['seconds']:.0f} s."]
     lines += ["", f"Chosen (lowest validation NLL): **{r['chosen']}**, {r['length']} epochs.", ""]
     if r.get("make_run_teacher"):  # item 7; a section written before it existed has none
         lines += [make_run_teacher.verdict_line(r["make_run_teacher"]), ""]
