@@ -90,8 +90,7 @@ def render(section, name=NAME):
              "| arm | what changes | source | epochs | validation errors | validation NLL | seconds |",
              "|---|---|---|---:|---:|---:|---:|"]
     for arm, a in r["arms"].items():
-        changes = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in a["changes"].items())
-        lines.append(f"| {arm} | {changes or 'nothing'} | {a['source']} | {a['length']} | {a['val_errors']} | "
+        lines.append(f"| {arm} | {changes_text(arm, r['arms'])} | {a['source']} | {a['length']} | {a['val_errors']} | "
                      f"{a['val_nll']:.4f} | {a['seconds']:.0f} |")
     t = r["teacher"]
     if t:  # the dropout paper's teacher, when an arm used it
@@ -107,6 +106,15 @@ def render(section, name=NAME):
     else:  # written after the screen, before the refit's hours
         lines += ["The refit on all 60,000 images: not run yet (`python train.py protocol` resumes it).", ""]
     return lines + [report.provenance(section, epochs="epochs per arm", seeds=1), ""]
+
+
+def changes_text(arm, arms):
+    """An arm's changes as key=value, or "every change above" for the arm that makes all the others' ("all")."""
+    changes = arms[arm]["changes"]
+    others = [a["changes"] for name, a in arms.items() if name != arm and a["changes"]]
+    if len(others) > 1 and all(c.items() <= changes.items() for c in others):
+        return "every change above"
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in changes.items()) or "nothing"
 
 
 CLASS3_TEXT = ("Class 3, like for like: Student2.0(-3) is distilled as the row above is, from the same teacher, on the "
