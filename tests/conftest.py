@@ -117,6 +117,13 @@ REAL_RESULTS = {"results.json": b'{"teacher": {"result": {"errors": 143}}}\n', "
                 "student_kd.keras": b"PK another one", "results.md": b"# Results\n"}
 
 
+@pytest.fixture(scope="session")
+def worker_id(request):
+    """pytest-xdist's worker name ("gw0", ...), or "master" without workers, as xdist's own fixture says; also when
+    the plugin is off (`pytest -p no:xdist`), where xdist's fixture does not exist."""
+    return getattr(request.config, "workerinput", {}).get("workerid", "master")
+
+
 def built_once(tmp_path_factory, worker_id, name, build):
     """build(folder) -> str, run once per test session even when pytest-xdist's workers share the tests (its
     documented pattern: the first worker builds under a file lock, the others wait and reuse). Returns
