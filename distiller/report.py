@@ -176,15 +176,16 @@ def teacher_of(section):
     return ", from the paper's regularized teacher" if section["config"].get("distil_from") == "paper" else ""
 
 
-def provenance(section, epochs=None, seeds=None):
-    """The footer naming date, machine, seeds, command and commit; `epochs` (a number, or words) and `seeds` when
-    the stage chose its own."""
+def provenance(section, epochs=None, seeds=None, batch=None):
+    """The footer naming date, machine, seeds, command and commit; `epochs` (a number, or words), `seeds` and
+    `batch` (words) when the stage chose its own."""
     c = section["config"]
     epochs = f"{c['epochs'] if epochs is None else epochs} epochs" if not isinstance(epochs, str) else epochs
     seeds = c["seeds"] if seeds is None else seeds
+    batch = batch or f"batch {c['batch_size']}"
     commit = f" at commit {section['commit']}" if section.get("commit") else ""
     return (f"_{section['date']}, {section['machine']}; seed {c['seed']}, {seeds} seed(s), {epochs}, "
-            f"batch {c['batch_size']}; by `{section.get('command', 'python train.py')}`{commit}._")
+            f"{batch}; by `{section.get('command', 'python train.py')}`{commit}._")
 
 
 def figure(size=(6, 4), ncols=1):

@@ -105,7 +105,7 @@ def render(section, name=NAME):
         lines += render_refit(r["refit"], r["paper"])
     else:  # written after the screen, before the refit's hours
         lines += ["The refit on all 60,000 images: not run yet (`python train.py protocol` resumes it).", ""]
-    return lines + [report.provenance(section, epochs="epochs per arm", seeds=1), ""]
+    return lines + [report.provenance(section, epochs="epochs per arm", seeds=1, batch="batch per arm"), ""]
 
 
 def changes_text(arm, arms):
